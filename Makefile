@@ -1,0 +1,51 @@
+# The two commands of the README: `make book` and `make test`. Both set everything up themselves.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# Find the venv's own Jupyter kernel first, and keep TensorFlow's C++ start-up chatter out of logs.
+export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
+export TF_CPP_MIN_LOG_LEVEL := 3
+export PYTHONUNBUFFERED := 1
+
+.PHONY: book test data pretrained lint format clean help
+
+help:
+	@echo "make book        set up, run the notebook chain at the paper's settings, render _build/html"
+	@echo "make test        set up, run the test suite (unit tests, quick chain + nbval, quick book, browser)"
+	@echo "make pretrained  retrain the shipped checkpoints in dae_utils/pretrained/ from scratch"
+	@echo "make lint        ruff check and format check"
+	@echo "make clean       remove _build/ and artifacts/ (keeps .venv and the data cache)"
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3" > /dev/null
+	touch $(STAMP)
+
+data: $(STAMP)
+	$(PY) -m dae_utils data
+
+book: data
+	$(PY) tools/run_chain.py --profile paper
+
+test: data
+	$(PY) -m pytest
+
+pretrained: data
+	$(PY) -m dae_utils train --profile paper --output dae_utils/pretrained/paper_autoencoder.keras
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf _build artifacts

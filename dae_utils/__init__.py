@@ -1,0 +1,44 @@
+"""Helper package for the book *Denoising autoencoders, from the paper to practice*.
+
+The package holds the plumbing that the notebooks call: data loading with an
+offline fallback (:mod:`dae_utils.data`), the paper's noise
+(:mod:`dae_utils.noise`), models (:mod:`dae_utils.models`), metrics
+(:mod:`dae_utils.metrics`), training with checkpoints
+(:mod:`dae_utils.training`), saved artifacts (:mod:`dae_utils.artifacts`) and
+figures (:mod:`dae_utils.plotting`). The paper's settings live in one place,
+:mod:`dae_utils.config`.
+
+Importing the package does no work: submodules are imported when used, so
+``import dae_utils`` does not start TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "artifacts",
+    "book",
+    "cli",
+    "config",
+    "data",
+    "evaluation",
+    "experiment",
+    "imageio",
+    "metrics",
+    "models",
+    "noise",
+    "plotting",
+    "training",
+]
+_SUBMODULES = frozenset(__all__) - {"__version__"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

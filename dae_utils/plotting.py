@@ -1,0 +1,204 @@
+"""The book's figures. Every function returns a :class:`matplotlib.figure.Figure`.
+
+Figures are built with the object-oriented API (``Figure``), never through
+``pyplot``'s global state, so they display in notebooks and save the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from dae_utils._validation import check_image_batch, check_positive_int
+
+__all__ = [
+    "plot_architecture",
+    "plot_denoising_rows",
+    "plot_image_rows",
+    "plot_loss_curves",
+    "plot_metric_by_label",
+    "plot_noise_histogram",
+]
+
+
+def _figure(width: float, height: float) -> Any:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def plot_image_rows(
+    rows: Mapping[str, np.ndarray],
+    *,
+    n: int = 10,
+    column_titles: Sequence[str] | None = None,
+    cell_size: float = 1.1,
+) -> Any:
+    """Show the first ``n`` images of each batch as one row, with the row's name on the left.
+
+    Args:
+        rows: Row name -> images in [0, 1], (N, H, W, 1) or (N, H, W); every
+            batch needs at least ``n`` images.
+        n: Images per row.
+        column_titles: Optional title above each column (e.g. a PSNR).
+        cell_size: Inches per image.
+
+    Returns:
+        The figure.
+    """
+    if not isinstance(rows, Mapping) or not rows:
+        raise TypeError(f"Expected `rows` to be a non-empty mapping of name -> images. Received: {type(rows).__name__}")
+    n = check_positive_int(n, name="n")
+    batches = {name: check_image_batch(images, name=f"rows[{name!r}]") for name, images in rows.items()}
+    for name, images in batches.items():
+        if len(images) < n:
+            raise ValueError(f"Expected at least n={n} images in rows[{name!r}]. Received: {len(images)}")
+    if column_titles is not None and len(column_titles) != n:
+        raise ValueError(f"Expected {n} column titles. Received: {len(column_titles)}")
+    figure = _figure(cell_size * n + 0.8, cell_size * len(batches))
+    axes = np.atleast_2d(figure.subplots(len(batches), n, squeeze=False))
+    for row, (name, images) in enumerate(batches.items()):
+        for column in range(n):
+            axis = axes[row, column]
+            axis.imshow(np.squeeze(images[column]), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if column == 0:
+                axis.set_ylabel(name, rotation=0, ha="right", va="center")
+            if row == 0 and column_titles is not None:
+                axis.set_title(column_titles[column], fontsize=8)
+    return figure
+
+
+def plot_denoising_rows(
+    noisy: np.ndarray, denoised: np.ndarray, clean: np.ndarray, *, n: int = 10, start: int = 0
+) -> Any:
+    """The paper's figures 2, 4 and 5: noisy (top), denoised (middle), original (bottom).
+
+    Args:
+        noisy, denoised, clean: Batches of the same images, (N, H, W, 1) in [0, 1].
+        n: Number of images.
+        start: Index of the first image shown (figure 5 of the paper starts at 5).
+    """
+    window = slice(start, start + n)
+    return plot_image_rows({"Noisy": noisy[window], "Denoised": denoised[window], "Original": clean[window]}, n=n)
+
+
+def plot_loss_curves(history: Mapping[str, Sequence[float]], *, title: str = "Training and validation loss") -> Any:
+    """The paper's figure 3: loss per epoch on the training and validation sets.
+
+    Args:
+        history: A ``History.history``-like mapping with ``loss`` and,
+            optionally, ``val_loss``.
+    """
+    if not isinstance(history, Mapping) or "loss" not in history or not len(history["loss"]):
+        raise ValueError("Expected `history` to map 'loss' (and optionally 'val_loss') to per-epoch values.")
+    figure = _figure(6, 3.5)
+    axis = figure.subplots()
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    axis.plot(epochs, history["loss"], marker="o", label="training loss")
+    if "val_loss" in history:
+        axis.plot(epochs, history["val_loss"], marker="s", label="validation loss")
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("binary cross-entropy")
+    axis.set_title(title)
+    axis.xaxis.get_major_locator().set_params(integer=True)
+    axis.grid(alpha=0.3)
+    axis.legend()
+    return figure
+
+
+def plot_noise_histogram(clean: np.ndarray, noisy: np.ndarray, *, bins: int = 60) -> Any:
+    """Histogram of the noise actually added (noisy - clean), on the background and on the strokes.
+
+    Clipping turns the symmetric noise on black pixels (value 0) into a
+    non-negative one, whose mean is far from zero; this figure shows it.
+    """
+    clean = check_image_batch(clean, name="clean")
+    noisy = check_image_batch(noisy, name="noisy")
+    added = (noisy.astype(np.float64) - clean).ravel()
+    background = clean.ravel() == 0.0
+    figure = _figure(6.5, 3.5)
+    axis = figure.subplots()
+    kwargs = {"bins": bins, "range": (-1.0, 1.0), "density": True, "alpha": 0.6}
+    axis.hist(added[background], label=f"background pixels (mean {added[background].mean():+.3f})", **kwargs)
+    axis.hist(added[~background], label=f"digit pixels (mean {added[~background].mean():+.3f})", **kwargs)
+    axis.set_xlabel("noise actually added after clipping")
+    axis.set_ylabel("density")
+    axis.set_yscale("log")
+    axis.legend()
+    return figure
+
+
+def plot_metric_by_label(values: np.ndarray, labels: np.ndarray, *, metric: str = "PSNR (dB)") -> Any:
+    """Mean of a per-image metric for each class, with 95% confidence intervals."""
+    from dae_utils.metrics import summarize
+
+    values, labels = np.asarray(values), np.asarray(labels)
+    if values.shape != labels.shape or values.ndim != 1:
+        raise ValueError(
+            f"Expected `values` and `labels` of the same 1-D shape. Received: {values.shape} and {labels.shape}"
+        )
+    classes = np.unique(labels)
+    summaries = [summarize(values[labels == label]) for label in classes]
+    means = np.array([s.mean for s in summaries])
+    errors = np.array([[s.mean - s.ci95_low for s in summaries], [s.ci95_high - s.mean for s in summaries]])
+    figure = _figure(6, 3.2)
+    axis = figure.subplots()
+    axis.bar(classes.astype(str), means, yerr=np.nan_to_num(errors), capsize=3, color="tab:blue", alpha=0.8)
+    axis.set_xlabel("digit")
+    axis.set_ylabel(metric)
+    axis.set_ylim(means.min() - 2 * np.nanmax(errors) - 0.5 if metric.startswith("PSNR") else 0, None)
+    axis.grid(axis="y", alpha=0.3)
+    return figure
+
+
+def plot_architecture(model: Any) -> Any:
+    """The paper's figure 1: the model's layers as a flow of boxes, with output shapes.
+
+    Args:
+        model: A built Keras model (a chain of layers, as the paper's is).
+    """
+    from matplotlib.patches import FancyBboxPatch
+
+    layers = getattr(model, "layers", None)
+    if not layers:
+        raise TypeError(f"Expected a built Keras model. Received: {type(model).__name__}")
+    colours = {
+        "InputLayer": "#e0e0e0",
+        "Conv2D": "#9ecae1",
+        "MaxPooling2D": "#fdae6b",
+        "Dropout": "#d9d9d9",
+        "UpSampling2D": "#a1d99b",
+    }
+    figure = _figure(1.25 * len(layers), 3.0)
+    axis = figure.subplots()
+    for index, layer in enumerate(layers):
+        kind = type(layer).__name__
+        shape = tuple(layer.output.shape[1:])
+        height = 0.6 + 1.6 * shape[0] / 28  # box height follows the spatial size
+        axis.add_patch(
+            FancyBboxPatch(
+                (index + 0.08, -height / 2),
+                0.84,
+                height,
+                boxstyle="round,pad=0.02",
+                facecolor=colours.get(kind, "#fcbba1"),
+                edgecolor="black",
+            )
+        )
+        label = kind.replace("2D", "").replace("Layer", "")
+        if kind == "Conv2D":
+            label += f"\n{layer.filters} x {layer.kernel_size[0]}x{layer.kernel_size[1]}\n{layer.activation.__name__}"
+        axis.text(index + 0.5, 0, label, ha="center", va="center", fontsize=7)
+        axis.text(index + 0.5, -1.35, "x".join(map(str, shape)), ha="center", va="top", fontsize=7)
+        if index:
+            axis.annotate("", xy=(index + 0.08, 0), xytext=(index - 0.08, 0), arrowprops={"arrowstyle": "->"})
+    axis.text(0.5, 1.4, "noisy input", ha="center", fontsize=8)
+    axis.text(len(layers) - 0.5, 1.4, "denoised output", ha="center", fontsize=8)
+    axis.set_xlim(0, len(layers))
+    axis.set_ylim(-1.7, 1.7)
+    axis.axis("off")
+    return figure

@@ -1,0 +1,175 @@
+"""A thin wrapper over ``model.fit``: seeds, one log line per epoch, checkpoints, resumable runs.
+
+:func:`fit` writes into ``output_dir``:
+
+- ``history.json``: the losses and seconds of every finished epoch, rewritten
+  atomically after each epoch;
+- ``best.keras``: the model with the lowest validation loss so far (atomic);
+- ``backup/``: Keras's :class:`~keras.callbacks.BackupAndRestore` state, so a
+  run that is interrupted resumes at its last finished epoch when started
+  again with the same ``output_dir``; it is deleted when training ends;
+- ``model.keras``: the final model (atomic).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dae_utils._validation import check_image_batch, check_positive_int, check_same_shape, check_seed
+from dae_utils.artifacts import atomic_write_json, save_model
+
+__all__ = ["TrainingResult", "fit", "set_seed"]
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and the Keras backend, and make TensorFlow's ops deterministic.
+
+    Call it before building a model: the seed fixes the initial weights too.
+    """
+    import keras
+
+    keras.utils.set_random_seed(check_seed(seed))
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+@dataclass
+class TrainingResult:
+    """What :func:`fit` returns.
+
+    Attributes:
+        model: The trained model (its final weights).
+        history: Per-epoch lists: ``loss``, ``val_loss`` and ``seconds``.
+        output_dir: The folder holding ``model.keras``, ``best.keras`` and ``history.json``.
+    """
+
+    model: Any
+    history: dict[str, list[float]] = field(default_factory=dict)
+    output_dir: Path | None = None
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        """Mean wall-clock seconds of the epochs trained."""
+        return float(np.mean(self.history["seconds"]))
+
+    @property
+    def total_seconds(self) -> float:
+        """Wall-clock seconds of all epochs, including those before a resume."""
+        return float(np.sum(self.history["seconds"]))
+
+
+def _make_callbacks(output_dir: Path, epochs: int) -> list[Any]:
+    import keras
+
+    class EpochLog(keras.callbacks.Callback):
+        """Prints one line per epoch and keeps ``history.json`` up to date."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.history: dict[str, list[float]] | None = None
+            self.best = float("inf")
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            if self.history is None:  # first epoch of this call: keep what a resumed run had done
+                self.history = _read_history(output_dir / "history.json", keep=epoch)
+                if epoch:
+                    print(f"Resuming from the backup in {output_dir / 'backup'} at epoch {epoch + 1}/{epochs}")
+                self.best = min(self.history.get("val_loss", []), default=float("inf"))
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            seconds = time.perf_counter() - self.started
+            logs = dict(logs or {})
+            for key, value in logs.items():
+                self.history.setdefault(key, []).append(float(value))
+            self.history.setdefault("seconds", []).append(seconds)
+            val_loss = logs.get("val_loss")
+            if val_loss is not None and val_loss < self.best:
+                self.best = float(val_loss)
+                save_model(self.model, output_dir / "best.keras")
+            atomic_write_json(output_dir / "history.json", self.history)
+            shown = "  ".join(f"{key} {value:.4f}" for key, value in logs.items())
+            print(f"epoch {epoch + 1:>3}/{epochs}  {shown}  {seconds:.1f} s", flush=True)
+
+    backup = keras.callbacks.BackupAndRestore(str(output_dir / "backup"), double_checkpoint=True)
+    return [backup, EpochLog()]
+
+
+def _read_history(path: Path, *, keep: int) -> dict[str, list[float]]:
+    if not path.exists() or keep == 0:
+        return {}
+    history = json.loads(path.read_text(encoding="utf-8"))
+    return {key: values[:keep] for key, values in history.items()}
+
+
+def fit(
+    model: Any,
+    noisy_images: np.ndarray,
+    clean_images: np.ndarray,
+    *,
+    validation_data: tuple[np.ndarray, np.ndarray],
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    output_dir: str | Path,
+) -> TrainingResult:
+    """Train a compiled denoiser with ``model.fit``, checkpointing into ``output_dir``.
+
+    Runs ``model.fit(noisy_images, clean_images, validation_data=...,
+    shuffle=True, verbose=0)`` after seeding, prints one line per epoch, and
+    resumes an interrupted run found in ``output_dir``.
+
+    Args:
+        model: A compiled :class:`keras.Model`.
+        noisy_images: Inputs, floats in [0, 1], shape (N, H, W, 1).
+        clean_images: Targets of the same shape.
+        validation_data: ``(noisy, clean)`` pair evaluated after each epoch.
+        epochs: Number of epochs (in total, counting those before a resume).
+        batch_size: Mini-batch size.
+        seed: Seed of shuffling and dropout (see :func:`set_seed`).
+        output_dir: Folder for ``model.keras``, ``best.keras``, ``history.json``.
+
+    Returns:
+        A :class:`TrainingResult`.
+
+    Raises:
+        TypeError, ValueError: On images of the wrong type, shape or range, a
+            model that is not compiled, or a non-positive ``epochs``/``batch_size``.
+    """
+    noisy_images = check_image_batch(noisy_images, name="noisy_images")
+    clean_images = check_image_batch(clean_images, name="clean_images")
+    check_same_shape(noisy_images, clean_images, names=("noisy_images", "clean_images"))
+    if not (isinstance(validation_data, tuple) and len(validation_data) == 2):
+        raise TypeError(f"Expected `validation_data` to be a (noisy, clean) tuple. Received: {type(validation_data)}")
+    val_noisy = check_image_batch(validation_data[0], name="validation_data[0]")
+    val_clean = check_image_batch(validation_data[1], name="validation_data[1]")
+    check_same_shape(val_noisy, val_clean, names=("validation_data[0]", "validation_data[1]"))
+    epochs = check_positive_int(epochs, name="epochs")
+    batch_size = check_positive_int(batch_size, name="batch_size")
+    if not getattr(model, "compiled", False):
+        raise ValueError("Expected a compiled model. Call `model.compile(optimizer=..., loss=...)` first.")
+
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    set_seed(seed)
+    callbacks = _make_callbacks(output_dir, epochs)
+    model.fit(
+        noisy_images,
+        clean_images,
+        validation_data=(val_noisy, val_clean),
+        epochs=epochs,
+        batch_size=batch_size,
+        shuffle=True,
+        verbose=0,
+        callbacks=callbacks,
+    )
+    save_model(model, output_dir / "model.keras")
+    return TrainingResult(model=model, history=callbacks[-1].history or {}, output_dir=output_dir)

@@ -1,0 +1,80 @@
+import keras
+import numpy as np
+import pytest
+
+from dae_utils.artifacts import load_model, save_model
+from dae_utils.models import build_paper_autoencoder
+from dae_utils.training import set_seed
+
+
+def test_the_paper_architecture_layer_by_layer():
+    model = build_paper_autoencoder()
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds == [
+        "InputLayer",
+        "Conv2D", "MaxPooling2D", "Dropout",
+        "Conv2D", "MaxPooling2D", "Dropout",
+        "Conv2D", "UpSampling2D",
+        "Conv2D", "UpSampling2D",
+        "Conv2D",
+    ]  # fmt: skip
+    convolutions = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [c.filters for c in convolutions] == [64, 64, 64, 64, 1]
+    assert all(c.kernel_size == (3, 3) and c.padding == "same" for c in convolutions)
+    assert [c.activation.__name__ for c in convolutions] == ["relu"] * 4 + ["sigmoid"]
+    assert [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)] == [0.2, 0.2]
+    assert model.count_params() == 112_001
+    assert model.output_shape == (None, 28, 28, 1)
+    assert not model.compiled
+
+
+def test_outputs_lie_strictly_inside_zero_one():
+    set_seed(0)
+    images = np.random.default_rng(0).uniform(size=(3, 28, 28, 1)).astype("float32")
+    outputs = build_paper_autoencoder()(images, training=False)
+    outputs = keras.ops.convert_to_numpy(outputs)
+    assert outputs.shape == (3, 28, 28, 1) and outputs.min() > 0 and outputs.max() < 1
+
+
+def test_same_seed_gives_the_same_weights():
+    set_seed(5)
+    first = build_paper_autoencoder().get_weights()
+    set_seed(5)
+    second = build_paper_autoencoder().get_weights()
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_other_sizes_and_widths():
+    model = build_paper_autoencoder(input_shape=(32, 48, 1), filters=8, dropout_rate=0.0)
+    assert model.output_shape == (None, 32, 48, 1)
+    assert model.count_params() == 9 * 8 + 8 + 3 * (9 * 64 + 8) + 9 * 8 + 1
+
+
+def test_saved_model_loads_with_plain_keras_in_safe_mode(tmp_path):
+    model = build_paper_autoencoder(filters=4)
+    path = save_model(model, tmp_path / "model.keras")
+    reloaded = keras.models.load_model(path, safe_mode=True)
+    for a, b in zip(model.get_weights(), reloaded.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert load_model(path).count_params() == model.count_params()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"dropout_rate": 1.0}, ValueError, "dropout_rate"),
+        ({"dropout_rate": -0.1}, ValueError, "dropout_rate"),
+        ({"dropout_rate": "0.2"}, TypeError, "dropout_rate"),
+        ({"filters": 0}, ValueError, "filters"),
+        ({"filters": 64.0}, TypeError, "filters"),
+        ({"kernel_size": True}, TypeError, "kernel_size"),
+        ({"padding": "valid"}, ValueError, "padding"),
+        ({"input_shape": (28, 28, 3)}, ValueError, "input_shape"),
+        ({"input_shape": (30, 28, 1)}, ValueError, "divisible by 4"),
+        ({"input_shape": [28, 28, 1]}, ValueError, "input_shape"),
+    ],
+)
+def test_bad_arguments_raise_clear_errors(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        build_paper_autoencoder(**kwargs)

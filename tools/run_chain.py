@@ -1,0 +1,194 @@
+"""Execute the notebook chain with papermill and render it with Jupyter Book.
+
+Usage::
+
+    python tools/run_chain.py --profile paper   # what `make book` runs: site in _build/html
+    python tools/run_chain.py --profile quick   # what `make test` runs: site in _build/quick/_build/html
+
+Steps:
+
+1. Execute every notebook of ``_toc.yml``, in order, with papermill and the profile's
+   parameters, into ``<build>/executed/notebooks/``. A notebook whose inputs (its source, the
+   ``dae_utils`` sources, the parameters, and every notebook before it) have not changed since
+   its last execution is not executed again, so a rebuild never retrains anything.
+2. Stage a copy of the book (``_config.yml``, ``_toc.yml``, ``book/``) with the executed
+   notebooks at the same relative paths as the sources (so the Colab buttons point at the
+   sources), with papermill's injected-parameters cell folded into the ``parameters`` cell.
+3. Build the staged book with ``jb build -W -n --keep-going`` (warnings are errors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import papermill
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+PROFILES = {
+    # The paper's settings are the notebooks' own defaults: nothing to override.
+    "paper": {"build_dir": "_build/paper", "site_parent": ".", "parameters": {}},
+    "quick": {
+        "build_dir": "_build/quick",
+        "site_parent": "_build/quick",
+        "parameters": {"EPOCHS": 2, "TRAIN_SIZE": 6000, "ARTIFACTS_DIR": "_build/quick/artifacts"},
+    },
+}
+
+
+def chain_notebooks() -> list[Path]:
+    """The notebooks of ``_toc.yml``, in reading order."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    files = [chapter["file"] for part in toc.get("parts", []) for chapter in part.get("chapters", [])]
+    return [ROOT / f"{name}.ipynb" for name in files if (ROOT / f"{name}.ipynb").exists()]
+
+
+def parameter_names(notebook: Path) -> set[str]:
+    """Names assigned in the notebook's ``parameters`` cell."""
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:
+        if "parameters" in cell.metadata.get("tags", []):
+            return set(re.findall(r"^([A-Za-z_]\w*)\s*=", cell.source, flags=re.MULTILINE))
+    raise ValueError(f"{notebook.name} has no cell tagged 'parameters'")
+
+
+def package_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "dae_utils").rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(ROOT)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def stage_notebook(executed: Path, staged: Path, parameters: dict) -> None:
+    """Copy an executed notebook, folding papermill's injected cell into the parameters cell."""
+    nb = nbformat.read(executed, as_version=4)
+    cells = []
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags:
+            continue
+        if "parameters" in tags:
+            source = cell.source
+            for name, value in parameters.items():
+                source = re.sub(
+                    rf"^{name}\s*=.*$", f"{name} = {value!r}  # overridden by the build profile", source, flags=re.M
+                )
+            cell.source = source
+        cells.append(cell)
+    nb.cells = cells
+    staged.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, staged)
+
+
+def execute_chain(profile: str, *, force: bool = False) -> list[Path]:
+    settings = PROFILES[profile]
+    build = ROOT / settings["build_dir"]
+    executed_dir = build / "executed"
+    chain_hash = hashlib.sha256(package_digest().encode())
+    executed = []
+    for notebook in chain_notebooks():
+        relative = notebook.relative_to(ROOT)
+        names = parameter_names(notebook)
+        parameters = {key: value for key, value in settings["parameters"].items() if key in names}
+        chain_hash.update(notebook.read_bytes())
+        chain_hash.update(json.dumps(parameters, sort_keys=True).encode())
+        stamp = chain_hash.hexdigest()
+        output = executed_dir / relative
+        if not force and output.exists():
+            previous = nbformat.read(output, as_version=4).metadata.get("dae_book", {}).get("inputs_sha256")
+            if previous == stamp:
+                print(f"[{profile}] {relative}: unchanged since its last execution, not run again")
+                executed.append(output)
+                continue
+        print(f"[{profile}] executing {relative} with {parameters or 'its default (paper) parameters'}", flush=True)
+        started = time.perf_counter()
+        output.parent.mkdir(parents=True, exist_ok=True)
+        partial = output.with_name(output.stem + ".partial.ipynb")
+        papermill.execute_notebook(
+            str(notebook),
+            str(partial),
+            parameters=parameters,
+            cwd=str(ROOT),
+            kernel_name="python3",
+            log_output=True,
+            progress_bar=False,
+            request_save_on_cell_execute=True,
+        )
+        nb = nbformat.read(partial, as_version=4)
+        nb.metadata["dae_book"] = {"inputs_sha256": stamp, "profile": profile}
+        nbformat.write(nb, partial)
+        partial.replace(output)  # only a notebook that ran to the end replaces the last good copy
+        print(f"[{profile}] {relative} done in {time.perf_counter() - started:.0f} s", flush=True)
+        executed.append(output)
+    return executed
+
+
+def copy_mathjax(target: Path) -> None:
+    """Ship MathJax 3 with the site (from the PyPI package django-static-mathjax), so pages
+    render formulas offline and load nothing from a CDN."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("mathjax")
+    es5 = Path(spec.submodule_search_locations[0]) / "static" / "mathjax" / "es5"
+    target.mkdir(parents=True)
+    shutil.copy2(es5 / "tex-mml-chtml.js", target)
+    for folder in ("input", "output", "ui", "a11y", "adaptors"):
+        if (es5 / folder).exists():
+            shutil.copytree(es5 / folder, target / folder)
+
+
+def build_site(profile: str) -> Path:
+    settings = PROFILES[profile]
+    build = ROOT / settings["build_dir"]
+    source = build / "site-source"
+    if source.exists():
+        shutil.rmtree(source)
+    source.mkdir(parents=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(ROOT / name, source / name)
+    shutil.copytree(ROOT / "book", source / "book")
+    copy_mathjax(source / "_static" / "mathjax")
+    for executed in sorted((build / "executed").rglob("*.ipynb")):
+        if executed.name.endswith(".partial.ipynb"):
+            continue
+        relative = executed.relative_to(build / "executed")
+        names = parameter_names(ROOT / relative)
+        overrides = {key: value for key, value in settings["parameters"].items() if key in names}
+        stage_notebook(executed, source / relative, overrides)
+    site_parent = ROOT / settings["site_parent"]
+    command = [str(Path(sys.executable).parent / "jb"), "build", str(source), "--path-output", str(site_parent)]
+    command += ["-W", "-n", "--keep-going"]
+    subprocess.run(command, check=True, cwd=ROOT)
+    return site_parent / "_build" / "html"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="paper")
+    parser.add_argument("--force", action="store_true", help="execute every notebook even if unchanged")
+    parser.add_argument("--no-site", action="store_true", help="execute only, do not render")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # papermill logs each cell's output
+    started = time.perf_counter()
+    execute_chain(args.profile, force=args.force)
+    if not args.no_site:
+        html = build_site(args.profile)
+        print(f"[{args.profile}] site: {html.relative_to(ROOT)}/index.html")
+    print(f"[{args.profile}] finished in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
