@@ -27,3 +27,17 @@ def digits(rng: np.random.Generator) -> np.ndarray:
         image[row : row + 3, 5:23, 0] = rng.uniform(0.6, 1.0)
         image[4:24, row : row + 2, 0] = 1.0
     return images
+
+
+@pytest.fixture(scope="session")
+def quick_build() -> Path:
+    """Execute the chain with the quick profile and build its book (tools/run_chain.py), once per session.
+
+    Returns the build folder, ``_build/quick``: executed notebooks in ``executed/notebooks/``,
+    the site in ``_build/html/``. Notebooks whose inputs have not changed are not executed again.
+    """
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, str(ROOT / "tools" / "run_chain.py"), "--profile", "quick"], cwd=ROOT, check=True)
+    return ROOT / "_build" / "quick"

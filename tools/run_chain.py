@@ -159,7 +159,7 @@ def build_site(profile: str) -> Path:
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(ROOT / name, source / name)
     shutil.copytree(ROOT / "book", source / "book")
-    copy_mathjax(source / "_static" / "mathjax")
+    copy_mathjax(source / "_extra" / "mathjax")
     for executed in sorted((build / "executed").rglob("*.ipynb")):
         if executed.name.endswith(".partial.ipynb"):
             continue

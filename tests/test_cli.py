@@ -1,0 +1,70 @@
+import json
+
+import numpy as np
+import pytest
+
+from dae_utils.artifacts import pretrained_path, read_manifest
+from dae_utils.cli import main
+from dae_utils.data import load_mnist
+from dae_utils.imageio import read_grey_png, write_grey_png
+from dae_utils.noise import add_gaussian_noise
+
+pytestmark = pytest.mark.slow  # uses the real (offline) MNIST and the shipped checkpoint
+
+
+def test_evaluate_prints_json_for_the_paper_protocol(capsys):
+    assert main(["evaluate", str(pretrained_path("paper_autoencoder")), "--limit", "20", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["n"] == 20 and result["noise_std"] == 0.5
+    assert 15 < result["psnr"]["mean"] < 30 and 0.5 < result["ssim"]["mean"] <= 1
+
+
+def test_evaluate_prints_text_with_intervals(capsys):
+    assert main(["evaluate", str(pretrained_path("paper_autoencoder")), "--limit", "10", "--noise-std", "0.3"]) == 0
+    out = capsys.readouterr().out
+    assert "PSNR:" in out and "95% CI" in out and "n=10" in out
+
+
+def test_denoise_a_png(tmp_path, capsys):
+    _, (x_test, _) = load_mnist()
+    noisy = add_gaussian_noise(x_test[0, ..., 0], 0.5, seed=0)
+    write_grey_png(tmp_path / "noisy.png", noisy)
+    assert (
+        main(
+            [
+                "denoise",
+                str(pretrained_path("paper_autoencoder")),
+                str(tmp_path / "noisy.png"),
+                str(tmp_path / "clean.png"),
+            ]
+        )
+        == 0
+    )
+    clean = read_grey_png(tmp_path / "clean.png")
+    assert clean.shape == (28, 28)
+    error_before = np.mean((read_grey_png(tmp_path / "noisy.png") - x_test[0, ..., 0]) ** 2)
+    assert np.mean((clean - x_test[0, ..., 0]) ** 2) < error_before / 4
+
+
+def test_train_writes_a_model_and_its_manifest(tmp_path, capsys):
+    output = tmp_path / "tiny.keras"
+    arguments = ["train", "--profile", "quick", "--train-size", "256", "--epochs", "1", "--output", str(output)]
+    assert main([*arguments, "--work-dir", str(tmp_path / "run")]) == 0
+    manifest = read_manifest(output)
+    assert manifest["command"].startswith("python -m dae_utils train --profile quick")
+    assert manifest["settings"]["train_size"] == 256 and manifest["seed"] == 42
+    assert manifest["metrics"]["all"]["n"] == 10_000 and manifest["training_seconds"] > 0
+    assert "first 100: PSNR" in capsys.readouterr().out
+
+
+def test_errors_exit_with_status_2_and_a_message(tmp_path, capsys):
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    assert (
+        main(["denoise", str(pretrained_path("paper_autoencoder")), str(tmp_path / "bad.png"), str(tmp_path / "o.png")])
+        == 2
+    )
+    assert "Could not read" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "missing.keras")]) == 2
+    assert "No model file" in capsys.readouterr().err
+    assert main(["train", "--output", str(tmp_path / "model.h5")]) == 2
+    assert ".keras" in capsys.readouterr().err
