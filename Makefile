@@ -10,10 +10,11 @@ export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONUNBUFFERED := 1
 
-.PHONY: book test data pretrained lint format clean help
+.PHONY: book book-student test data pretrained lint format clean help
 
 help:
 	@echo "make book        set up, run the notebook chain at the paper's settings, render _build/html"
+	@echo "make book-student  the same book without the solutions, in _build/paper/student/_build/html"
 	@echo "make test        set up, run the test suite (unit tests, quick chain + nbval, quick book, browser)"
 	@echo "make pretrained  retrain the shipped checkpoints in dae_utils/pretrained/ from scratch"
 	@echo "make lint        ruff check and format check"
@@ -32,6 +33,9 @@ data: $(STAMP)
 
 book: data
 	$(PY) tools/run_chain.py --profile paper
+
+book-student: data
+	$(PY) tools/run_chain.py --profile paper --student
 
 test: data
 	$(PY) -m pytest

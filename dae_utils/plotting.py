@@ -15,6 +15,7 @@ from dae_utils._validation import check_image_batch, check_positive_int
 
 __all__ = [
     "plot_architecture",
+    "plot_noise_sweep",
     "plot_denoising_rows",
     "plot_image_rows",
     "plot_loss_curves",
@@ -201,4 +202,32 @@ def plot_architecture(model: Any) -> Any:
     axis.set_xlim(0, len(layers))
     axis.set_ylim(-1.7, 1.7)
     axis.axis("off")
+    return figure
+
+
+def plot_noise_sweep(
+    levels: Sequence[float],
+    noisy: np.ndarray,
+    denoised: np.ndarray,
+    psnr_noisy: Sequence[float],
+    psnr_denoised: Sequence[float],
+) -> Any:
+    """One image at several noise levels: noisy (top) and denoised (bottom), with their PSNR.
+
+    Args:
+        levels: The noise standard deviations, one per column.
+        noisy, denoised: (len(levels), H, W, 1) images in [0, 1].
+        psnr_noisy, psnr_denoised: PSNR in dB of each column.
+    """
+    n = len(levels)
+    if not (len(noisy) == len(denoised) == len(psnr_noisy) == len(psnr_denoised) == n) or n == 0:
+        raise ValueError(
+            f"Expected one noisy image, one denoised image and two PSNR values per level. Received: {n} levels, "
+            f"{len(noisy)} noisy, {len(denoised)} denoised, {len(psnr_noisy)} and {len(psnr_denoised)} PSNR values"
+        )
+    figure = plot_image_rows({"Noisy": noisy, "Denoised": denoised}, n=n, cell_size=1.3)
+    axes = figure.get_axes()
+    for column, level in enumerate(levels):
+        axes[column].set_title(f"σ = {level:g}\n{psnr_noisy[column]:.1f} dB", fontsize=8)
+        axes[n + column].set_title(f"{psnr_denoised[column]:.1f} dB", fontsize=8)
     return figure

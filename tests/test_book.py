@@ -146,3 +146,25 @@ def test_site_search_finds_psnr(browser, server):
         assert problems == []
     finally:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def student_site(quick_build: Path) -> Path:
+    import subprocess
+    import sys
+
+    command = [sys.executable, str(ROOT / "tools" / "run_chain.py"), "--profile", "quick", "--student"]
+    subprocess.run(command, cwd=ROOT, check=True)
+    return quick_build / "student" / "_build" / "html"
+
+
+def test_the_student_edition_has_the_exercises_but_no_solution(site, student_site):
+    for page in NOTEBOOK_PAGES:
+        full = re.sub(r"<[^>]+>", " ", _html(site, page))
+        student = re.sub(r"<[^>]+>", " ", _html(student_site, page))
+        assert "Solution" in full, f"{page}: the full edition should show its solutions"
+        assert "Solution" not in student and "solution" not in _html(student_site, page).lower()
+        assert student.count("Exercise") >= 2
+    # the code of a gated (executed) solution is gone too
+    assert "curve = {std: psnr_of_noise" in _html(site, "notebooks/01_data_and_noise")
+    assert "curve = {std: psnr_of_noise" not in _html(student_site, "notebooks/01_data_and_noise")

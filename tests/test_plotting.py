@@ -11,6 +11,7 @@ from dae_utils.plotting import (
     plot_loss_curves,
     plot_metric_by_label,
     plot_noise_histogram,
+    plot_noise_sweep,
 )
 
 
@@ -68,3 +69,12 @@ def test_architecture_draws_one_box_per_layer():
 def test_bad_input_raises_clear_errors(digits, call, error, message):
     with pytest.raises(error, match=message):
         call(digits)
+
+
+def test_noise_sweep_titles_carry_the_levels_and_psnr(digits):
+    levels = [0.1, 0.5]
+    figure = plot_noise_sweep(levels, digits[:2], digits[:2], [20.0, 10.0], [25.0, 18.0])
+    titles = [axis.get_title() for axis in figure.get_axes()]
+    assert titles[0] == "σ = 0.1\n20.0 dB" and titles[3] == "18.0 dB"
+    with pytest.raises(ValueError, match="per level"):
+        plot_noise_sweep(levels, digits[:3], digits[:2], [1.0, 2.0], [1.0, 2.0])

@@ -4,6 +4,7 @@ Usage::
 
     python tools/run_chain.py --profile paper   # what `make book` runs: site in _build/html
     python tools/run_chain.py --profile quick   # what `make test` runs: site in _build/quick/_build/html
+    python tools/run_chain.py --profile paper --student   # `make book-student`: _build/paper/student/_build/html
 
 Steps:
 
@@ -71,8 +72,42 @@ def package_digest() -> str:
     return digest.hexdigest()
 
 
-def stage_notebook(executed: Path, staged: Path, parameters: dict) -> None:
-    """Copy an executed notebook, folding papermill's injected cell into the parameters cell."""
+SOLUTION_START = re.compile(r"^```\{solution-start\}.*?^```[ \t]*$\n?", re.M | re.S)
+SOLUTION_END = re.compile(r"^```\{solution-end\}[ \t]*\n```[ \t]*$\n?", re.M)
+
+
+def strip_gated_solutions(cells: list) -> list:
+    """Remove gated solutions (``solution-start`` ... ``solution-end``, which span cells) for the
+    student edition. Sphinx-exercise's ``hide_solutions`` removes the ordinary ``solution``
+    directives but not the cells between the two gates."""
+    kept, inside = [], False
+    for cell in cells:
+        source = cell.source
+        if inside:
+            end = SOLUTION_END.search(source) if cell.cell_type == "markdown" else None
+            if end is None:
+                continue
+            inside = False
+            source = source[end.end() :]
+        start = SOLUTION_START.search(source) if cell.cell_type == "markdown" else None
+        if start is not None:
+            end = SOLUTION_END.search(source, start.end())
+            if end is None:
+                inside = True
+                source = source[: start.start()]
+            else:
+                source = source[: start.start()] + source[end.end() :]
+        if source.strip():
+            cell.source = source
+            kept.append(cell)
+    if inside:
+        raise ValueError("a solution-start has no matching solution-end")
+    return kept
+
+
+def stage_notebook(executed: Path, staged: Path, parameters: dict, *, student: bool = False) -> None:
+    """Copy an executed notebook, folding papermill's injected cell into the parameters cell
+    (and, for the student edition, removing the gated solutions)."""
     nb = nbformat.read(executed, as_version=4)
     cells = []
     for cell in nb.cells:
@@ -87,7 +122,7 @@ def stage_notebook(executed: Path, staged: Path, parameters: dict) -> None:
                 )
             cell.source = source
         cells.append(cell)
-    nb.cells = cells
+    nb.cells = strip_gated_solutions(cells) if student else cells
     staged.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, staged)
 
@@ -149,15 +184,19 @@ def copy_mathjax(target: Path) -> None:
             shutil.copytree(es5 / folder, target / folder)
 
 
-def build_site(profile: str) -> Path:
+def build_site(profile: str, *, student: bool = False) -> Path:
     settings = PROFILES[profile]
     build = ROOT / settings["build_dir"]
-    source = build / "site-source"
+    source = build / ("site-source-student" if student else "site-source")
     if source.exists():
         shutil.rmtree(source)
     source.mkdir(parents=True)
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy2(ROOT / name, source / name)
+    shutil.copy2(ROOT / "_toc.yml", source / "_toc.yml")
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    if student:
+        config["title"] += " (student edition)"
+        config["sphinx"]["config"]["hide_solutions"] = True
+    (source / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     shutil.copytree(ROOT / "book", source / "book")
     copy_mathjax(source / "_extra" / "mathjax")
     for executed in sorted((build / "executed").rglob("*.ipynb")):
@@ -166,8 +205,10 @@ def build_site(profile: str) -> Path:
         relative = executed.relative_to(build / "executed")
         names = parameter_names(ROOT / relative)
         overrides = {key: value for key, value in settings["parameters"].items() if key in names}
-        stage_notebook(executed, source / relative, overrides)
+        stage_notebook(executed, source / relative, overrides, student=student)
     site_parent = ROOT / settings["site_parent"]
+    if student:
+        site_parent = build / "student"
     command = [str(Path(sys.executable).parent / "jb"), "build", str(source), "--path-output", str(site_parent)]
     command += ["-W", "-n", "--keep-going"]
     subprocess.run(command, check=True, cwd=ROOT)
@@ -179,12 +220,13 @@ def main() -> int:
     parser.add_argument("--profile", choices=sorted(PROFILES), default="paper")
     parser.add_argument("--force", action="store_true", help="execute every notebook even if unchanged")
     parser.add_argument("--no-site", action="store_true", help="execute only, do not render")
+    parser.add_argument("--student", action="store_true", help="render the student edition (no solutions)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")  # papermill logs each cell's output
     started = time.perf_counter()
     execute_chain(args.profile, force=args.force)
     if not args.no_site:
-        html = build_site(args.profile)
+        html = build_site(args.profile, student=args.student)
         print(f"[{args.profile}] site: {html.relative_to(ROOT)}/index.html")
     print(f"[{args.profile}] finished in {time.perf_counter() - started:.0f} s")
     return 0
