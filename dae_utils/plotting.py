@@ -15,12 +15,12 @@ from dae_utils._validation import check_image_batch, check_positive_int
 
 __all__ = [
     "plot_architecture",
-    "plot_noise_sweep",
     "plot_denoising_rows",
     "plot_image_rows",
     "plot_loss_curves",
     "plot_metric_by_label",
     "plot_noise_histogram",
+    "plot_noise_sweep",
 ]
 
 
