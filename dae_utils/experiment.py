@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime
 import os
 import platform
-import shutil
 from pathlib import Path
 
 from dae_utils.artifacts import atomic_write_json, manifest_path, save_model
@@ -79,7 +78,7 @@ def run_paper_experiment(settings: PaperSettings, *, output: str | Path, work_di
     first = evaluate_model(model, x_test, x_test_noisy, limit=settings.eval_limit)
     full = evaluate_model(model, x_test, x_test_noisy)
     output = save_model(model, Path(output))
-    shutil.copyfile(Path(work_dir) / "history.json", output.with_name(output.stem + "_history.json"))
+    atomic_write_json(output.with_name(output.stem + "_history.json"), result.history)
     manifest = {
         "model": output.name,
         "command": command,
