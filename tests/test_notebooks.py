@@ -17,7 +17,7 @@ from dae_utils.config import PAPER
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-QUICK = {"EPOCHS": 2, "TRAIN_SIZE": 6000}
+QUICK = {"EPOCHS": 2, "TRAIN_SIZE": 6000, "VALIDATION_SIZE": 10, "TEST_SIZE": 20, "LINEAR_TRAIN_SIZE": 300}
 # Parameter names in the notebooks -> fields of dae_utils.config.PAPER.
 PAPER_FIELDS = {
     "EPOCHS": "epochs",
@@ -47,7 +47,7 @@ def _parameters(notebook: nbformat.NotebookNode) -> dict:
 def test_the_chain_is_in_the_table_of_contents():
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     files = [chapter["file"] for part in toc["parts"] for chapter in part["chapters"]]
-    assert [f"notebooks/{path.stem}" for path in NOTEBOOKS[:4]] == files[:4]
+    assert [f"notebooks/{path.stem}" for path in NOTEBOOKS] == [f for f in files if f.startswith("notebooks/")]
     assert [path.stem[:2] for path in NOTEBOOKS[:4]] == ["01", "02", "03", "04"]
 
 

@@ -42,7 +42,14 @@ PROFILES = {
     "quick": {
         "build_dir": "_build/quick",
         "site_parent": "_build/quick",
-        "parameters": {"EPOCHS": 2, "TRAIN_SIZE": 6000, "ARTIFACTS_DIR": "_build/quick/artifacts"},
+        "parameters": {
+            "EPOCHS": 2,
+            "TRAIN_SIZE": 6000,
+            "VALIDATION_SIZE": 10,
+            "TEST_SIZE": 20,
+            "LINEAR_TRAIN_SIZE": 300,
+            "ARTIFACTS_DIR": "_build/quick/artifacts",
+        },
     },
 }
 
