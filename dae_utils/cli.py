@@ -1,8 +1,9 @@
-"""Command line: ``python -m dae_utils {data,train,evaluate,denoise}``.
+"""Command line: ``python -m dae_utils {data,train,select-dropout,evaluate,denoise}``.
 
 Examples::
 
     python -m dae_utils data                      # fetch, verify and cache MNIST
+    python -m dae_utils select-dropout --output dropout_selection.json
     python -m dae_utils train --profile paper --output dae_utils/pretrained/paper_autoencoder.keras
     python -m dae_utils evaluate dae_utils/pretrained/paper_autoencoder.keras --limit 100 --json
     python -m dae_utils denoise dae_utils/pretrained/paper_autoencoder.keras noisy.png clean.png
@@ -44,7 +45,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "select-dropout", help="choose the dropout rate on a validation split of the training set"
     )
     select.add_argument("--profile", choices=("paper", "quick"), default="paper")
-    select.add_argument("--candidates", type=float, nargs="+", default=[0.0, 0.1, 0.2])
+    select.add_argument("--candidates", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.3])
     select.add_argument("--output", type=Path, required=True, help="the JSON record to write")
     select.add_argument("--work-dir", type=Path, default=Path("artifacts") / "runs" / "dropout_selection")
 
