@@ -23,6 +23,7 @@ __all__ = [
     "apply_method",
     "clipped_mean",
     "clipped_mean_inverse",
+    "debias",
     "fit_linear_filter",
     "tune",
 ]
@@ -115,9 +116,12 @@ def clipped_mean_inverse(values: np.ndarray, std: float) -> np.ndarray:
     return np.interp(np.asarray(values, dtype=np.float64), means, grid)
 
 
-def apply_method(
-    method: Method, noisy: np.ndarray, value: float, *, debias_std: float | None = None
-) -> np.ndarray:
+def debias(estimates: np.ndarray, noise_std: float) -> np.ndarray:
+    """Undo the clipping bias in a filter's output: :func:`clipped_mean_inverse`, as float32 in [0, 1]."""
+    return np.clip(clipped_mean_inverse(estimates, noise_std), 0.0, 1.0).astype(np.float32)
+
+
+def apply_method(method: Method, noisy: np.ndarray, value: float, *, debias_std: float | None = None) -> np.ndarray:
     """Denoise every image of a batch with one method and parameter value.
 
     Args:
@@ -131,10 +135,9 @@ def apply_method(
     """
     noisy = check_image_batch(noisy, name="noisy")
     images = noisy[..., 0] if noisy.ndim == 4 else noisy
-    output = np.stack([method.function(image.astype(np.float64), value) for image in images])
-    if debias_std is not None:
-        output = clipped_mean_inverse(output, debias_std)
-    return np.clip(output, 0.0, 1.0).astype(np.float32)[..., np.newaxis]
+    output = np.clip(np.stack([method.function(image.astype(np.float64), value) for image in images]), 0.0, 1.0)
+    output = output.astype(np.float32)[..., np.newaxis]
+    return output if debias_std is None else debias(output, debias_std)
 
 
 def tune(method: Method, clean: np.ndarray, noisy: np.ndarray, *, noise_std: float) -> dict[str, dict]:
@@ -156,8 +159,7 @@ def tune(method: Method, clean: np.ndarray, noisy: np.ndarray, *, noise_std: flo
     for value in method.grid:
         raw = apply_method(method, noisy, value)
         scores["raw"][value] = float(np.mean(psnr_per_image(clean, raw)))
-        debiased = np.clip(clipped_mean_inverse(raw, noise_std), 0.0, 1.0).astype(np.float32)
-        scores["debiased"][value] = float(np.mean(psnr_per_image(clean, debiased)))
+        scores["debiased"][value] = float(np.mean(psnr_per_image(clean, debias(raw, noise_std))))
     return {kind: {"best": max(table, key=table.get), "scores": table} for kind, table in scores.items()}
 
 

@@ -165,6 +165,7 @@ def test_the_student_edition_has_the_exercises_but_no_solution(site, student_sit
         assert "Solution" in full, f"{page}: the full edition should show its solutions"
         assert "Solution" not in student and "solution" not in _html(student_site, page).lower()
         assert student.count("Exercise") >= 2
+
     # the code of a gated (executed) solution is gone too
     def text(html: str) -> str:
         return re.sub(r"<[^>]+>", "", html)
