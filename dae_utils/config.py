@@ -40,7 +40,7 @@ class PaperSettings:
     noise_std: float = 0.5
     filters: int = 64
     kernel_size: int = 3
-    dropout_rate: float = 0.2  # choice
+    dropout_rate: float = 0.1  # choice: dae_utils/pretrained/dropout_selection.json
     padding: str = "same"  # choice
     batch_size: int = 128
     epochs: int = 15

@@ -31,7 +31,7 @@ def build_paper_autoencoder(
         filters: Filters of every convolution but the last (the paper: 64).
         kernel_size: Side of every kernel (the paper: 3).
         dropout_rate: Dropout after each pooling layer. The paper does not give
-            it; the book uses 0.2.
+            it; the book chose 0.1 on a validation split (see ``dae_utils.config``).
         padding: ``"same"`` (the book's choice: sizes stay 28 -> 14 -> 7 -> 14 -> 28).
         name: The model's name.
 

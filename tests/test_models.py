@@ -22,7 +22,7 @@ def test_the_paper_architecture_layer_by_layer():
     assert [c.filters for c in convolutions] == [64, 64, 64, 64, 1]
     assert all(c.kernel_size == (3, 3) and c.padding == "same" for c in convolutions)
     assert [c.activation.__name__ for c in convolutions] == ["relu"] * 4 + ["sigmoid"]
-    assert [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)] == [0.2, 0.2]
+    assert [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)] == [0.1, 0.1]
     assert model.count_params() == 112_001
     assert model.output_shape == (None, 28, 28, 1)
     assert not model.compiled
