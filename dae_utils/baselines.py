@@ -84,7 +84,7 @@ METHODS: dict[str, Method] = {
         Method("total variation", "weight", (0.1, 0.2, 0.3, 0.5, 0.8), _total_variation),
         Method("wavelet shrinkage", "sigma", (0.2, 0.3, 0.4, 0.5, 0.6), _wavelet),
         Method("non-local means", "h", (0.1, 0.2, 0.3, 0.4, 0.5), _nl_means),
-        Method("BM3D", "sigma_psd", (0.3, 0.4, 0.5), _bm3d),
+        Method("BM3D", "sigma_psd", (0.2, 0.25, 0.3, 0.4), _bm3d),
     )
 }
 
