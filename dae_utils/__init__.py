@@ -22,12 +22,12 @@ __version__ = "0.1.0"
 __all__ = [
     "__version__",
     "artifacts",
-    "book",
     "cli",
     "config",
     "data",
     "evaluation",
     "experiment",
+    "glue",
     "imageio",
     "metrics",
     "models",

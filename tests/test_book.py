@@ -39,6 +39,15 @@ def test_every_page_is_built_and_shows_no_traceback(site, page):
     assert "injected-parameters" not in html
 
 
+@pytest.mark.parametrize(
+    "page", ["notebooks/03_training", "notebooks/04_evaluation", "notebooks/05_classical_baselines"]
+)
+def test_results_tables_render_as_tables_and_no_stray_values_show(site, page):
+    html = _html(site, page)
+    assert "<table" in html and "|---|" not in html
+    assert "PosixPath(" not in html
+
+
 def test_intro_pastes_the_results_from_chapter_4(site, quick_build):
     import json
 

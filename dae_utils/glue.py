@@ -7,18 +7,18 @@ from typing import Any
 __all__ = ["glue"]
 
 
-def glue(name: str, value: Any, *, display: bool = False) -> Any:
-    """Store ``value`` under ``name`` for the book (myst-nb's ``glue``) and return it.
+def glue(name: str, value: Any, *, display: bool = False) -> None:
+    """Store ``value`` under ``name`` for the book (myst-nb's ``glue``).
 
     The rendered book pastes glued values into its text, so no number there is
     typed by hand. Where myst-nb is not installed (Colab), nothing is stored
-    and the value is only returned.
+    and nothing happens. It returns ``None``, so a ``glue`` call that ends a cell
+    displays nothing.
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"Expected `name` to be an identifier-like string. Received: name={name!r}")
     try:
         from myst_nb import glue as myst_glue
     except ImportError:
-        return value
+        return
     myst_glue(name, value, display=display)
-    return value
