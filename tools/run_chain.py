@@ -70,6 +70,12 @@ def parameter_names(notebook: Path) -> set[str]:
     raise ValueError(f"{notebook.name} has no cell tagged 'parameters'")
 
 
+def profile_parameters(profile: str, notebook: Path) -> dict:
+    """The profile's parameter overrides that this notebook's ``parameters`` cell defines."""
+    names = parameter_names(notebook)
+    return {key: value for key, value in PROFILES[profile]["parameters"].items() if key in names}
+
+
 def package_digest() -> str:
     digest = hashlib.sha256()
     for path in sorted((ROOT / "dae_utils").rglob("*")):
@@ -142,8 +148,7 @@ def execute_chain(profile: str, *, force: bool = False) -> list[Path]:
     executed = []
     for notebook in chain_notebooks():
         relative = notebook.relative_to(ROOT)
-        names = parameter_names(notebook)
-        parameters = {key: value for key, value in settings["parameters"].items() if key in names}
+        parameters = profile_parameters(profile, notebook)
         chain_hash.update(notebook.read_bytes())
         chain_hash.update(json.dumps(parameters, sort_keys=True).encode())
         stamp = chain_hash.hexdigest()
@@ -210,9 +215,7 @@ def build_site(profile: str, *, student: bool = False) -> Path:
         if executed.name.endswith(".partial.ipynb"):
             continue
         relative = executed.relative_to(build / "executed")
-        names = parameter_names(ROOT / relative)
-        overrides = {key: value for key, value in settings["parameters"].items() if key in names}
-        stage_notebook(executed, source / relative, overrides, student=student)
+        stage_notebook(executed, source / relative, profile_parameters(profile, ROOT / relative), student=student)
     site_parent = ROOT / settings["site_parent"]
     if student:
         site_parent = build / "student"
