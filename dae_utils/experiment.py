@@ -17,7 +17,7 @@ from dae_utils.data import MNIST_SHA256, load_mnist
 from dae_utils.evaluation import evaluate_model, noisy_test_images
 from dae_utils.models import build_paper_autoencoder
 from dae_utils.noise import add_gaussian_noise
-from dae_utils.training import fit, set_seed
+from dae_utils.training import TrainingResult, fit, set_seed
 
 __all__ = ["environment", "run_paper_experiment", "select_dropout_rate"]
 
@@ -38,6 +38,28 @@ def environment() -> dict:
     return {"backend": keras.backend.backend(), "versions": versions, "cpu_count": os.cpu_count()}
 
 
+def _train(
+    settings: PaperSettings, dropout_rate: float, pairs: tuple, validation: tuple, work_dir: str | Path
+) -> TrainingResult:
+    """Seed, build, compile (Adam, binary cross-entropy) and fit the paper's model on (noisy, clean) pairs."""
+    import keras
+
+    set_seed(settings.seed)
+    model = build_paper_autoencoder(
+        filters=settings.filters, kernel_size=settings.kernel_size, dropout_rate=dropout_rate, padding=settings.padding
+    )
+    model.compile(optimizer=keras.optimizers.Adam(), loss="binary_crossentropy")
+    return fit(
+        model,
+        *pairs,
+        validation_data=validation,
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        seed=settings.seed,
+        output_dir=work_dir,
+    )
+
+
 def run_paper_experiment(settings: PaperSettings, *, output: str | Path, work_dir: str | Path, command: str) -> dict:
     """Train the paper's model with ``settings``, evaluate it, save it and its manifest.
 
@@ -50,31 +72,14 @@ def run_paper_experiment(settings: PaperSettings, *, output: str | Path, work_di
     Returns:
         The manifest (also written to ``output`` with suffix ``.json``).
     """
-    import keras
 
     (x_train, _), (x_test, _) = load_mnist()
     x_train = x_train[: settings.train_size]
     x_train_noisy = add_gaussian_noise(x_train, settings.noise_std, seed=settings.train_noise_seed)
     x_test_noisy = noisy_test_images(x_test, noise_std=settings.noise_std, seed=settings.test_noise_seed)
 
-    set_seed(settings.seed)
-    model = build_paper_autoencoder(
-        filters=settings.filters,
-        kernel_size=settings.kernel_size,
-        dropout_rate=settings.dropout_rate,
-        padding=settings.padding,
-    )
-    model.compile(optimizer=keras.optimizers.Adam(), loss="binary_crossentropy")
-    result = fit(
-        model,
-        x_train_noisy,
-        x_train,
-        validation_data=(x_test_noisy, x_test),
-        epochs=settings.epochs,
-        batch_size=settings.batch_size,
-        seed=settings.seed,
-        output_dir=work_dir,
-    )
+    result = _train(settings, settings.dropout_rate, (x_train_noisy, x_train), (x_test_noisy, x_test), work_dir)
+    model = result.model
     first = evaluate_model(model, x_test, x_test_noisy, limit=settings.eval_limit)
     full = evaluate_model(model, x_test, x_test_noisy)
     output = save_model(model, Path(output))
@@ -115,7 +120,6 @@ def select_dropout_rate(
     Returns:
         The record written to ``output`` (JSON): every candidate's scores and the choice.
     """
-    import keras
 
     (x_train, _), _ = load_mnist()
     x_noisy = add_gaussian_noise(x_train, settings.noise_std, seed=settings.train_noise_seed)
@@ -124,21 +128,9 @@ def select_dropout_rate(
     val_clean, val_noisy = x_train[VALIDATION_START:], x_noisy[VALIDATION_START:]
     results = []
     for rate in candidates:
-        set_seed(settings.seed)
-        model = build_paper_autoencoder(filters=settings.filters, kernel_size=settings.kernel_size, dropout_rate=rate)
-        model.compile(optimizer=keras.optimizers.Adam(), loss="binary_crossentropy")
         print(f"dropout_rate={rate}: training on {len(fit_clean):,} images, validating on {len(val_clean):,}")
-        run = fit(
-            model,
-            fit_noisy,
-            fit_clean,
-            validation_data=(val_noisy, val_clean),
-            epochs=settings.epochs,
-            batch_size=settings.batch_size,
-            seed=settings.seed,
-            output_dir=Path(work_dir) / f"dropout_{rate}",
-        )
-        scores = evaluate_model(model, val_clean, val_noisy)
+        run = _train(settings, rate, (fit_noisy, fit_clean), (val_noisy, val_clean), Path(work_dir) / f"dropout_{rate}")
+        scores = evaluate_model(run.model, val_clean, val_noisy)
         results.append(
             {
                 "dropout_rate": rate,
