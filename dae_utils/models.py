@@ -1,4 +1,14 @@
-"""The paper's convolutional denoising autoencoder, in Keras's Functional API."""
+"""Denoisers in Keras's Functional API: the paper's autoencoder and two models past it.
+
+- :func:`build_paper_autoencoder`: the paper's encoder-decoder (chapters 2-4).
+- :func:`build_unet`: the same idea with skip connections between encoder and decoder.
+- :func:`build_residual_denoiser`: a DnCNN-style network that predicts the noise and
+  subtracts it, at full resolution.
+
+All three map (None, H, W, 1) floats in [0, 1] to the same shape, and load with plain
+``keras.models.load_model`` in safe mode: only built-in layers are used.
+:func:`multiply_adds` counts the cost of one forward pass.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +17,7 @@ from typing import Any
 from dae_utils._validation import check_fraction, check_positive_int
 from dae_utils.config import PAPER
 
-__all__ = ["build_paper_autoencoder"]
+__all__ = ["build_paper_autoencoder", "build_residual_denoiser", "build_unet", "multiply_adds"]
 
 
 def build_paper_autoencoder(
@@ -51,16 +61,7 @@ def build_paper_autoencoder(
             "Expected padding='same' (the only padding that keeps 28 -> 14 -> 7 -> 14 -> 28). "
             f"Received: padding={padding!r}"
         )
-    if (
-        not isinstance(input_shape, tuple)
-        or len(input_shape) != 3
-        or input_shape[2] != 1
-        or not all(isinstance(side, int) and side > 0 and side % 4 == 0 for side in input_shape[:2])
-    ):
-        raise ValueError(
-            "Expected `input_shape` to be (height, width, 1) with height and width divisible by 4. "
-            f"Received: input_shape={input_shape!r}"
-        )
+    _check_input_shape(input_shape, multiple=4)
 
     def conv(x: Any, layer_name: str) -> Any:
         return keras.layers.Conv2D(filters, kernel_size, activation="relu", padding=padding, name=layer_name)(x)
@@ -78,3 +79,136 @@ def build_paper_autoencoder(
     x = keras.layers.UpSampling2D(2, name="decoder_upsample_2")(x)
     outputs = keras.layers.Conv2D(1, kernel_size, activation="sigmoid", padding=padding, name="denoised_image")(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def _check_input_shape(input_shape: Any, *, multiple: int) -> None:
+    if (
+        not isinstance(input_shape, tuple)
+        or len(input_shape) != 3
+        or input_shape[2] != 1
+        or not all(isinstance(side, int) and side > 0 and side % multiple == 0 for side in input_shape[:2])
+    ):
+        raise ValueError(
+            f"Expected `input_shape` to be (height, width, 1) with height and width divisible by {multiple}. "
+            f"Received: input_shape={input_shape!r}"
+        )
+
+
+def build_unet(
+    *,
+    input_shape: tuple[int, int, int] = (28, 28, 1),
+    filters: int = 16,
+    depth: int = 2,
+    name: str = "unet",
+) -> Any:
+    """Build a small U-Net (Ronneberger et al., 2015): the paper's model plus skip connections.
+
+    Each encoder level is two 3x3 ReLU convolutions then 2x2 max pooling, doubling the
+    filters; the bottom level has two convolutions; each decoder level upsamples,
+    concatenates the encoder's features of the same size (the skip connection), and
+    applies two convolutions; a 1x1 sigmoid convolution gives the image. The skips hand
+    the decoder the fine detail that pooling threw away, so the bottleneck only has to
+    decide *what* the digit is.
+
+    Args:
+        input_shape: (height, width, 1), height and width divisible by ``2**depth``.
+        filters: Filters at full resolution; level ``k`` has ``filters * 2**k``.
+        depth: Number of poolings (2 for 28 -> 14 -> 7).
+        name: The model's name.
+
+    Returns:
+        An uncompiled :class:`keras.Model` mapping (None, H, W, 1) to (None, H, W, 1).
+    """
+    import keras
+
+    filters = check_positive_int(filters, name="filters")
+    depth = check_positive_int(depth, name="depth")
+    _check_input_shape(input_shape, multiple=2**depth)
+
+    def block(x: Any, width: int, prefix: str) -> Any:
+        for index in (1, 2):
+            x = keras.layers.Conv2D(width, 3, padding="same", activation="relu", name=f"{prefix}_conv_{index}")(x)
+        return x
+
+    inputs = keras.Input(shape=input_shape, name="noisy_image")
+    x = inputs
+    skips = []
+    for level in range(depth):
+        x = block(x, filters * 2**level, f"encoder_{level + 1}")
+        skips.append(x)
+        x = keras.layers.MaxPooling2D(2, name=f"encoder_{level + 1}_pool")(x)
+    x = block(x, filters * 2**depth, "bottleneck")
+    for level in reversed(range(depth)):
+        x = keras.layers.UpSampling2D(2, name=f"decoder_{level + 1}_upsample")(x)
+        x = keras.layers.Concatenate(name=f"decoder_{level + 1}_skip")([x, skips[level]])
+        x = block(x, filters * 2**level, f"decoder_{level + 1}")
+    outputs = keras.layers.Conv2D(1, 1, activation="sigmoid", name="denoised_image")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_residual_denoiser(
+    *,
+    input_shape: tuple[int, int, int] = (28, 28, 1),
+    filters: int = 32,
+    depth: int = 6,
+    name: str = "residual_denoiser",
+) -> Any:
+    """Build a DnCNN-style residual denoiser (Zhang et al., 2017), without batch normalization.
+
+    ``depth`` 3x3 convolutions at full resolution (ReLU between them, linear at the end)
+    estimate the noise; the model returns ``noisy - noise`` clipped to [0, 1] (a
+    ``ReLU(max_value=1)`` layer). It never pools, so its receptive field is only
+    ``2 * depth + 1`` pixels wide.
+
+    Args:
+        input_shape: (height, width, 1).
+        filters: Filters of every convolution but the last.
+        depth: Number of convolutions (at least 2).
+        name: The model's name.
+
+    Returns:
+        An uncompiled :class:`keras.Model` mapping (None, H, W, 1) to (None, H, W, 1).
+    """
+    import keras
+
+    filters = check_positive_int(filters, name="filters")
+    depth = check_positive_int(depth, name="depth")
+    if depth < 2:
+        raise ValueError(f"Expected depth >= 2 (a first and a last convolution). Received: depth={depth}")
+    _check_input_shape(input_shape, multiple=1)
+
+    inputs = keras.Input(shape=input_shape, name="noisy_image")
+    x = inputs
+    for index in range(1, depth):
+        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv_{index}")(x)
+    noise = keras.layers.Conv2D(1, 3, padding="same", name="estimated_noise")(x)
+    x = keras.layers.Subtract(name="subtract_noise")([inputs, noise])
+    outputs = keras.layers.ReLU(max_value=1.0, name="denoised_image")(x)  # clip to [0, 1]
+    return keras.Model(inputs, outputs, name=name)
+
+
+def multiply_adds(model: Any) -> int:
+    """Multiply-adds of one forward pass on one image, counted over the convolutions.
+
+    A ``Conv2D`` with a ``k x k`` kernel, ``c_in`` input and ``c_out`` output channels on
+    an ``h x w`` output costs ``h * w * k * k * c_in * c_out`` multiply-adds; pooling,
+    upsampling, concatenation and activations are not counted (they are comparisons
+    and copies, a few percent at most).
+
+    Args:
+        model: A built Keras model.
+
+    Returns:
+        The count, an ``int``.
+    """
+    import keras
+
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"Expected a keras.Model. Received: {type(model).__name__}")
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            kernel_h, kernel_w, channels_in, channels_out = layer.kernel.shape
+            _, height, width, _ = layer.output.shape
+            total += height * width * kernel_h * kernel_w * channels_in * channels_out
+    return int(total)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from dae_utils.artifacts import load_model, save_model
-from dae_utils.models import build_paper_autoencoder
+from dae_utils.models import build_paper_autoencoder, build_residual_denoiser, build_unet, multiply_adds
 from dae_utils.training import set_seed
 
 
@@ -78,3 +78,56 @@ def test_saved_model_loads_with_plain_keras_in_safe_mode(tmp_path):
 def test_bad_arguments_raise_clear_errors(kwargs, error, message):
     with pytest.raises(error, match=message):
         build_paper_autoencoder(**kwargs)
+
+
+def test_multiply_adds_of_the_paper_model_by_hand():
+    # conv 1->64 at 28x28, 64->64 at 14x14, 7x7, 14x14, then 64->1 at 28x28; kernels 3x3
+    by_hand = 9 * (28 * 28 * 1 * 64 + 14 * 14 * 64 * 64 + 7 * 7 * 64 * 64 + 14 * 14 * 64 * 64 + 28 * 28 * 64 * 1)
+    assert multiply_adds(build_paper_autoencoder()) == by_hand == 17_160_192
+
+
+def test_the_unet_has_its_skip_connections_and_levels():
+    model = build_unet(filters=4, depth=2)
+    assert model.output_shape == (None, 28, 28, 1)
+    skips = [layer for layer in model.layers if isinstance(layer, keras.layers.Concatenate)]
+    assert [layer.name for layer in skips] == ["decoder_2_skip", "decoder_1_skip"]
+    widths = [layer.filters for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert widths == [4, 4, 8, 8, 16, 16, 8, 8, 4, 4, 1]
+    assert model.layers[-1].activation.__name__ == "sigmoid"
+
+
+def test_the_residual_denoiser_subtracts_its_noise_estimate_and_clips():
+    set_seed(0)
+    model = build_residual_denoiser(filters=4, depth=3)
+    noise_head = keras.Model(model.input, model.get_layer("estimated_noise").output)
+    images = np.random.default_rng(0).uniform(size=(2, 28, 28, 1)).astype("float32")
+    expected = np.clip(images - keras.ops.convert_to_numpy(noise_head(images)), 0.0, 1.0)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(images)), expected, atol=1e-6)
+    assert multiply_adds(model) == 28 * 28 * 9 * (1 * 4 + 4 * 4 + 4 * 1)
+
+
+@pytest.mark.parametrize("builder", [build_unet, build_residual_denoiser])
+def test_new_models_load_with_plain_keras_in_safe_mode(builder, tmp_path):
+    model = builder(filters=4)
+    path = save_model(model, tmp_path / "model.keras")
+    reloaded = keras.models.load_model(path, safe_mode=True)
+    images = np.random.default_rng(1).uniform(size=(2, 28, 28, 1)).astype("float32")
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(reloaded(images)), keras.ops.convert_to_numpy(model(images)), atol=1e-6
+    )
+
+
+@pytest.mark.parametrize(
+    ("builder", "kwargs", "error", "message"),
+    [
+        (build_unet, {"filters": 0}, ValueError, "filters"),
+        (build_unet, {"depth": 3}, ValueError, "divisible by 8"),
+        (build_unet, {"depth": 1.0}, TypeError, "depth"),
+        (build_residual_denoiser, {"depth": 1}, ValueError, "depth >= 2"),
+        (build_residual_denoiser, {"input_shape": (28, 28, 3)}, ValueError, "input_shape"),
+        (multiply_adds, {}, TypeError, "keras.Model"),
+    ],
+)
+def test_new_builders_reject_bad_arguments(builder, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        builder("not a model", **kwargs) if builder is multiply_adds else builder(**kwargs)
