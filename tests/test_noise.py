@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from dae_utils.noise import add_gaussian_noise
+from dae_utils.noise import add_gaussian_noise, add_poisson_noise, add_salt_and_pepper, mask_pixels
 
 
 def test_shape_dtype_and_range_are_kept(digits):
@@ -71,3 +71,46 @@ def test_bad_input_raises_a_clear_error(images, kwargs, error, message):
     arguments = {"seed": 0, **kwargs}
     with pytest.raises(error, match=message):
         add_gaussian_noise(images, **arguments)
+
+
+def test_salt_and_pepper_replaces_the_requested_fraction_with_black_or_white():
+    grey = np.full((20, 28, 28, 1), 0.5, dtype="float32")
+    noisy = add_salt_and_pepper(grey, 0.3, seed=0)
+    hit = noisy != 0.5
+    assert abs(hit.mean() - 0.3) < 0.01
+    assert set(np.unique(noisy[hit])) == {0.0, 1.0} and abs(noisy[hit].mean() - 0.5) < 0.02
+    np.testing.assert_array_equal(noisy, add_salt_and_pepper(grey, 0.3, seed=0))
+
+
+def test_poisson_noise_keeps_black_black_and_the_mean_of_grey():
+    images = np.zeros((50, 28, 28, 1), dtype="float32")
+    images[:, :, :14] = 0.25
+    noisy = add_poisson_noise(images, 20.0, seed=0)
+    assert noisy[:, :, 14:].max() == 0.0
+    grey = noisy[:, :, :14]
+    assert abs(grey.mean() - 0.25) < 0.005
+    assert abs(grey.var() - 0.25 / 20.0) < 0.001  # Var[N / peak] = x / peak
+    assert noisy.dtype == np.float32
+
+
+def test_masking_drops_the_requested_fraction_to_black():
+    white = np.ones((20, 28, 28, 1), dtype="float32")
+    masked = mask_pixels(white, 0.4, seed=0)
+    assert set(np.unique(masked)) == {0.0, 1.0} and abs((masked == 0).mean() - 0.4) < 0.01
+    np.testing.assert_array_equal(mask_pixels(white, 0.0, seed=0), white)
+
+
+@pytest.mark.parametrize(
+    ("function", "kwargs", "error", "message"),
+    [
+        (add_salt_and_pepper, {"amount": 1.5}, ValueError, "amount"),
+        (add_salt_and_pepper, {"amount": "0.1"}, TypeError, "amount"),
+        (add_poisson_noise, {"peak": 0.0}, ValueError, "peak"),
+        (add_poisson_noise, {"peak": -1.0}, ValueError, "peak"),
+        (mask_pixels, {"fraction": -0.1}, ValueError, "fraction"),
+        (mask_pixels, {"fraction": 0.5, "seed": -1}, ValueError, "seed"),
+    ],
+)
+def test_other_corruptions_reject_bad_input(function, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        function(np.zeros((2, 4, 4)), **{"seed": 0, **kwargs})
