@@ -21,10 +21,16 @@ from typing import Any
 
 import numpy as np
 
-from dae_utils._validation import check_image_batch, check_positive_int, check_same_shape, check_seed
+from dae_utils._validation import (
+    check_image_batch,
+    check_positive_int,
+    check_same_shape,
+    check_seed,
+    check_std,
+)
 from dae_utils.artifacts import atomic_write_json, save_model
 
-__all__ = ["TrainingResult", "fit", "set_seed"]
+__all__ = ["TrainingResult", "fit", "fit_fresh_noise", "fresh_noise_batches", "set_seed"]
 
 
 def set_seed(seed: int) -> None:
@@ -147,6 +153,19 @@ def fit(
     noisy_images = check_image_batch(noisy_images, name="noisy_images")
     clean_images = check_image_batch(clean_images, name="clean_images")
     check_same_shape(noisy_images, clean_images, names=("noisy_images", "clean_images"))
+    validation, epochs, batch_size = _check_fit_arguments(model, validation_data, epochs, batch_size)
+    return _fit(
+        model,
+        (noisy_images, clean_images),
+        validation=validation,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        output_dir=output_dir,
+    )
+
+
+def _check_fit_arguments(model: Any, validation_data: Any, epochs: Any, batch_size: Any) -> tuple:
     if not (isinstance(validation_data, tuple) and len(validation_data) == 2):
         raise TypeError(f"Expected `validation_data` to be a (noisy, clean) tuple. Received: {type(validation_data)}")
     val_noisy = check_image_batch(validation_data[0], name="validation_data[0]")
@@ -156,20 +175,130 @@ def fit(
     batch_size = check_positive_int(batch_size, name="batch_size")
     if not getattr(model, "compiled", False):
         raise ValueError("Expected a compiled model. Call `model.compile(optimizer=..., loss=...)` first.")
+    return (val_noisy, val_clean), epochs, batch_size
 
+
+def _fit(
+    model: Any,
+    training: Any,
+    *,
+    validation: tuple[np.ndarray, np.ndarray],
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    output_dir: str | Path,
+    callbacks: list[Any] | None = None,
+) -> TrainingResult:
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     set_seed(seed)
-    callbacks = _make_callbacks(output_dir, epochs)
-    model.fit(
-        noisy_images,
-        clean_images,
-        validation_data=(val_noisy, val_clean),
+    all_callbacks = list(callbacks or []) + _make_callbacks(output_dir, epochs)
+    if isinstance(training, tuple):  # arrays: Keras batches and shuffles them
+        inputs, targets = training
+        options = {"x": inputs, "y": targets, "batch_size": batch_size, "shuffle": True}
+    else:  # a keras.utils.PyDataset that makes its own batches
+        options = {"x": training}
+    model.fit(validation_data=validation, epochs=epochs, verbose=0, callbacks=all_callbacks, **options)
+    save_model(model, output_dir / "model.keras")
+    return TrainingResult(model=model, history=all_callbacks[-1].history or {}, output_dir=output_dir)
+
+
+def fresh_noise_batches(
+    clean_images: np.ndarray, *, noise_std: float | tuple[float, float], batch_size: int, seed: int
+) -> Any:
+    """A :class:`keras.utils.PyDataset` of (noisy, clean) batches with new noise every epoch.
+
+    Batch ``b`` of epoch ``e`` holds the images ``permutation_e[b * batch_size : (b + 1) * batch_size]``
+    and its noise is drawn from ``numpy.random.default_rng([seed, e, b])``: the same seed gives
+    the same batches, a resumed run draws exactly what an uninterrupted one would have, and
+    no noisy copy of the training set is ever stored. Call ``set_epoch(e)`` before epoch ``e``
+    (:func:`fit_fresh_noise` does it with a callback).
+
+    Args:
+        clean_images: Floats in [0, 1], shape (N, H, W, 1).
+        noise_std: The noise's standard deviation, or ``(low, high)``: then each image draws
+            its own standard deviation uniformly from that range (a "blind" denoiser).
+        batch_size: Images per batch.
+        seed: Seed of the shuffling and the noise.
+
+    Returns:
+        The dataset; ``len(dataset)`` is the number of batches per epoch.
+    """
+    import keras
+
+    clean_images = check_image_batch(clean_images, name="clean_images")
+    batch_size = check_positive_int(batch_size, name="batch_size")
+    seed = check_seed(seed)
+    if isinstance(noise_std, tuple):
+        if len(noise_std) != 2:
+            raise ValueError(f"Expected `noise_std` to be a float or a (low, high) pair. Received: {noise_std!r}")
+        low, high = (check_std(value, name="noise_std") for value in noise_std)
+        if low > high:
+            raise ValueError(f"Expected noise_std=(low, high) with low <= high. Received: noise_std={noise_std!r}")
+    else:
+        low = high = check_std(noise_std, name="noise_std")
+
+    class FreshNoiseBatches(keras.utils.PyDataset):
+        def __init__(self) -> None:
+            super().__init__()
+            self.set_epoch(0)
+
+        def set_epoch(self, epoch: int) -> None:
+            self.epoch = epoch
+            self.order = np.random.default_rng([seed, epoch]).permutation(len(clean_images))
+
+        def __len__(self) -> int:
+            return (len(clean_images) + batch_size - 1) // batch_size
+
+        def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+            clean = clean_images[self.order[index * batch_size : (index + 1) * batch_size]]
+            generator = np.random.default_rng([seed, self.epoch, index])
+            std = generator.uniform(low, high, size=(len(clean), 1, 1, 1)) if high > low else low
+            noise = generator.standard_normal(clean.shape)
+            noisy = np.clip(clean + std * noise, 0.0, 1.0).astype(clean.dtype)
+            return noisy, clean
+
+    return FreshNoiseBatches()
+
+
+def fit_fresh_noise(
+    model: Any,
+    clean_images: np.ndarray,
+    *,
+    noise_std: float | tuple[float, float],
+    validation_data: tuple[np.ndarray, np.ndarray],
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    output_dir: str | Path,
+) -> TrainingResult:
+    """Like :func:`fit`, but every epoch sees new noise (see :func:`fresh_noise_batches`).
+
+    The paper draws the training noise once, so its model sees each noisy image 15 times
+    and can start to memorise the noise; here no noisy image is ever seen twice.
+
+    Args:
+        model: A compiled :class:`keras.Model`.
+        clean_images: Training targets, floats in [0, 1], shape (N, H, W, 1).
+        noise_std: Standard deviation, or a ``(low, high)`` range drawn per image.
+        validation_data: ``(noisy, clean)`` pair with fixed noise, evaluated after each epoch.
+        epochs, batch_size, seed, output_dir: As in :func:`fit`.
+
+    Returns:
+        A :class:`TrainingResult`.
+    """
+    import keras
+
+    validation, epochs, batch_size = _check_fit_arguments(model, validation_data, epochs, batch_size)
+    batches = fresh_noise_batches(clean_images, noise_std=noise_std, batch_size=batch_size, seed=seed)
+    new_epoch = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs=None: batches.set_epoch(epoch))
+    return _fit(
+        model,
+        batches,
+        validation=validation,
         epochs=epochs,
         batch_size=batch_size,
-        shuffle=True,
-        verbose=0,
-        callbacks=callbacks,
+        seed=seed,
+        output_dir=output_dir,
+        callbacks=[new_epoch],
     )
-    save_model(model, output_dir / "model.keras")
-    return TrainingResult(model=model, history=callbacks[-1].history or {}, output_dir=output_dir)

@@ -6,7 +6,7 @@ import pytest
 
 from dae_utils.models import build_paper_autoencoder
 from dae_utils.noise import add_gaussian_noise
-from dae_utils.training import fit, set_seed
+from dae_utils.training import fit, fit_fresh_noise, fresh_noise_batches, set_seed
 
 
 @pytest.fixture
@@ -106,3 +106,56 @@ def test_fit_rejects_bad_input(pairs, tmp_path):
             seed=0,
             output_dir=tmp_path,
         )
+
+
+def test_fresh_noise_batches_are_reproducible_and_new_every_epoch(pairs):
+    _, clean = pairs
+    batches = fresh_noise_batches(clean, noise_std=0.3, batch_size=16, seed=7)
+    again = fresh_noise_batches(clean, noise_std=0.3, batch_size=16, seed=7)
+    assert len(batches) == 3
+    first_noisy, first_clean = batches[0]
+    np.testing.assert_array_equal(first_noisy, again[0][0])
+    assert first_noisy.shape == first_clean.shape == (16, 8, 8, 1) and first_noisy.dtype == np.float32
+    assert 0.0 <= first_noisy.min() and first_noisy.max() <= 1.0
+    seen = np.concatenate([batches[index][1] for index in range(len(batches))])
+    np.testing.assert_array_equal(np.sort(seen, axis=None), np.sort(clean, axis=None))  # each image once
+    batches.set_epoch(1)
+    noisy_1, clean_1 = batches[0]
+    assert not np.array_equal(clean_1, first_clean)  # reshuffled
+    lookup = {image.tobytes(): index for index, image in enumerate(first_clean)}
+    shared = [(i, lookup[image.tobytes()]) for i, image in enumerate(clean_1) if image.tobytes() in lookup]
+    assert shared and all(not np.array_equal(noisy_1[i], first_noisy[j]) for i, j in shared)  # new noise
+
+
+def test_a_noise_range_draws_one_std_per_image():
+    black = np.zeros((64, 8, 8, 1), dtype="float32")
+    noisy, _ = fresh_noise_batches(black, noise_std=(0.1, 0.9), batch_size=64, seed=0)[0]
+    # on black, clipped noise is max(0, std * eps): its mean is std / sqrt(2 pi)
+    per_image_std = noisy.mean(axis=(1, 2, 3)) * np.sqrt(2 * np.pi)
+    assert per_image_std.min() < 0.3 and per_image_std.max() > 0.7
+
+
+def test_fit_fresh_noise_trains_and_sets_each_epochs_noise(pairs, tmp_path, capsys):
+    noisy, clean = pairs
+    model = _model()
+    result = fit_fresh_noise(
+        model, clean, noise_std=0.3, validation_data=(noisy[:16], clean[:16]), epochs=2, batch_size=16, seed=1,
+        output_dir=tmp_path,
+    )  # fmt: skip
+    assert len(result.history["loss"]) == 2 and (tmp_path / "best.keras").exists()
+    assert "epoch   2/2" in capsys.readouterr().out
+    twin = fit_fresh_noise(
+        _model(), clean, noise_std=0.3, validation_data=(noisy[:16], clean[:16]), epochs=2, batch_size=16, seed=1,
+        output_dir=tmp_path / "twin",
+    )  # fmt: skip
+    for a, b in zip(result.model.get_weights(), twin.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    ("noise_std", "error", "message"),
+    [((0.5, 0.1), ValueError, "low <= high"), ((0.1, 0.2, 0.3), ValueError, "pair"), (-0.1, ValueError, "noise_std")],
+)
+def test_fresh_noise_rejects_bad_noise(pairs, noise_std, error, message):
+    with pytest.raises(error, match=message):
+        fresh_noise_batches(pairs[1], noise_std=noise_std, batch_size=4, seed=0)
