@@ -16,11 +16,14 @@ from dae_utils._validation import check_image_batch, check_positive_int
 __all__ = [
     "plot_architecture",
     "plot_denoising_rows",
+    "plot_generalization_gap",
     "plot_image_rows",
     "plot_loss_curves",
     "plot_metric_by_label",
+    "plot_metric_vs_noise",
     "plot_noise_histogram",
     "plot_noise_sweep",
+    "plot_quality_vs_cost",
 ]
 
 
@@ -230,4 +233,99 @@ def plot_noise_sweep(
     for column, level in enumerate(levels):
         axes[column].set_title(f"σ = {level:g}\n{psnr_noisy[column]:.1f} dB", fontsize=8)
         axes[n + column].set_title(f"{psnr_denoised[column]:.1f} dB", fontsize=8)
+    return figure
+
+
+def _check_mapping(value: Any, *, name: str, expected: str) -> None:
+    if not isinstance(value, Mapping) or not value:
+        raise ValueError(f"Expected `{name}` to be a non-empty mapping of {expected}. Received: {type(value).__name__}")
+
+
+def plot_generalization_gap(histories: Mapping[str, Mapping[str, Sequence[float]]], *, loss_name: str = "loss") -> Any:
+    """Training (dashed) and validation (solid) loss per epoch of several runs, on one axis.
+
+    Args:
+        histories: Run name -> ``History.history``-like mapping with ``loss`` and ``val_loss``.
+        loss_name: The y-axis label (the runs should share their loss).
+    """
+    _check_mapping(histories, name="histories", expected="run names to histories")
+    figure = _figure(6.5, 3.8)
+    axis = figure.subplots()
+    for index, (name, history) in enumerate(histories.items()):
+        if "loss" not in history or "val_loss" not in history:
+            raise ValueError(f"Expected the history of {name!r} to hold 'loss' and 'val_loss'.")
+        color = f"C{index}"
+        epochs = np.arange(1, len(history["loss"]) + 1)
+        axis.plot(epochs, history["loss"], linestyle="--", color=color, label=f"{name}: training")
+        axis.plot(epochs, history["val_loss"], marker="o", color=color, label=f"{name}: validation")
+    axis.set_xlabel("epoch")
+    axis.set_ylabel(loss_name)
+    axis.xaxis.get_major_locator().set_params(integer=True)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize="small")
+    return figure
+
+
+def plot_quality_vs_cost(records: Mapping[str, Mapping[str, float]], *, metric: str = "psnr") -> Any:
+    """Quality against training cost: two panels, multiply-adds per image and seconds per epoch.
+
+    Args:
+        records: Model name -> mapping with ``multiply_adds``, ``seconds_per_epoch`` and ``metric``.
+        metric: The key plotted on the y axis (``"psnr"`` or ``"ssim"``).
+    """
+    _check_mapping(records, name="records", expected="model names to cost and quality")
+    label = {"psnr": "test PSNR (dB)", "ssim": "test SSIM"}.get(metric, metric)
+    figure = _figure(10, 4)
+    left, right = figure.subplots(1, 2, sharey=True)
+    for axis, key, title in (
+        (left, "multiply_adds", "millions of multiply-adds per image"),
+        (right, "seconds_per_epoch", "seconds per training epoch (measured)"),
+    ):
+        for index, (name, record) in enumerate(records.items()):
+            missing = {key, metric} - set(record)
+            if missing:
+                raise ValueError(f"Expected the record of {name!r} to hold {sorted(missing)}.")
+            x = record[key] / 1e6 if key == "multiply_adds" else record[key]
+            axis.scatter(x, record[metric], s=60, color=f"C{index}", zorder=3)
+            axis.annotate(name, (x, record[metric]), textcoords="offset points", xytext=(6, 4), fontsize="small")
+        axis.set_xlabel(title)
+        axis.grid(alpha=0.3)
+        axis.margins(x=0.25, y=0.15)
+    left.set_ylabel(label)
+    return figure
+
+
+def plot_metric_vs_noise(
+    levels: Sequence[float],
+    curves: Mapping[str, Sequence[float]],
+    *,
+    metric: str = "PSNR (dB)",
+    trained_at: Mapping[str, float | tuple[float, float]] | None = None,
+) -> Any:
+    """A metric against the noise level, one line per model.
+
+    Args:
+        levels: Noise standard deviations (x axis).
+        curves: Model name -> one value per level.
+        metric: The y-axis label.
+        trained_at: Model name -> its training noise level (marked with a vertical line) or
+            range (a shaded band).
+    """
+    _check_mapping(curves, name="curves", expected="model names to values")
+    levels = np.asarray(levels, dtype=float)
+    figure = _figure(6.5, 4)
+    axis = figure.subplots()
+    for index, (name, values) in enumerate(curves.items()):
+        if len(values) != len(levels):
+            raise ValueError(f"Expected {len(levels)} values for {name!r}, one per level. Received: {len(values)}")
+        axis.plot(levels, values, marker="o", color=f"C{index}", label=name)
+        level = (trained_at or {}).get(name)
+        if isinstance(level, tuple):
+            axis.axvspan(*level, color=f"C{index}", alpha=0.08)
+        elif level is not None:
+            axis.axvline(level, color=f"C{index}", linestyle=":", alpha=0.7)
+    axis.set_xlabel("noise standard deviation $\\sigma$")
+    axis.set_ylabel(metric)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize="small")
     return figure

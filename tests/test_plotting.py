@@ -7,11 +7,14 @@ from dae_utils.noise import add_gaussian_noise
 from dae_utils.plotting import (
     plot_architecture,
     plot_denoising_rows,
+    plot_generalization_gap,
     plot_image_rows,
     plot_loss_curves,
     plot_metric_by_label,
+    plot_metric_vs_noise,
     plot_noise_histogram,
     plot_noise_sweep,
+    plot_quality_vs_cost,
 )
 
 
@@ -78,3 +81,42 @@ def test_noise_sweep_titles_carry_the_levels_and_psnr(digits):
     assert titles[0] == "σ = 0.1\n20.0 dB" and titles[3] == "18.0 dB"
     with pytest.raises(ValueError, match="per level"):
         plot_noise_sweep(levels, digits[:3], digits[:2], [1.0, 2.0], [1.0, 2.0])
+
+
+def test_generalization_gap_draws_training_dashed_and_validation_solid():
+    histories = {
+        "fixed": {"loss": [3, 2, 1], "val_loss": [3, 2.5, 2.4]},
+        "fresh": {"loss": [3, 2, 2], "val_loss": [3, 2, 2]},
+    }
+    figure = plot_generalization_gap(histories, loss_name="BCE")
+    lines = figure.get_axes()[0].get_lines()
+    assert [line.get_linestyle() for line in lines] == ["--", "-", "--", "-"]
+    np.testing.assert_array_equal(lines[1].get_ydata(), [3, 2.5, 2.4])
+    with pytest.raises(ValueError, match="val_loss"):
+        plot_generalization_gap({"x": {"loss": [1]}})
+
+
+def test_quality_vs_cost_places_each_model_in_both_panels():
+    records = {
+        "a": {"multiply_adds": 2e6, "seconds_per_epoch": 10.0, "psnr": 20.0},
+        "b": {"multiply_adds": 4e6, "seconds_per_epoch": 30.0, "psnr": 22.0},
+    }
+    figure = plot_quality_vs_cost(records)
+    left, right = figure.get_axes()
+    np.testing.assert_allclose(left.collections[1].get_offsets(), [[4.0, 22.0]])
+    np.testing.assert_allclose(right.collections[0].get_offsets(), [[10.0, 20.0]])
+    assert [text.get_text() for text in left.texts] == ["a", "b"]
+    with pytest.raises(ValueError, match="seconds_per_epoch"):
+        plot_quality_vs_cost({"a": {"multiply_adds": 1, "psnr": 1}})
+    with pytest.raises(ValueError, match="non-empty mapping"):
+        plot_quality_vs_cost({})
+
+
+def test_metric_vs_noise_marks_training_levels():
+    figure = plot_metric_vs_noise(
+        [0.1, 0.5, 0.9], {"fixed": [25, 20, 15], "blind": [24, 20, 17]}, trained_at={"fixed": 0.5, "blind": (0.1, 0.9)}
+    )
+    axis = figure.get_axes()[0]
+    assert len(axis.get_lines()) == 3 and len(axis.patches) == 1  # two curves and one vline; one band
+    with pytest.raises(ValueError, match="one per level"):
+        plot_metric_vs_noise([0.1, 0.5], {"a": [1.0]})
