@@ -22,6 +22,7 @@ __all__ = [
     "atomic_write_json",
     "load_model",
     "manifest_path",
+    "pretrained_dir",
     "pretrained_path",
     "read_manifest",
     "save_model",
@@ -124,14 +125,25 @@ def read_manifest(model_path: str | os.PathLike) -> dict:
         raise ValueError(f"Could not read the manifest {path}: {error}") from error
 
 
+def pretrained_dir() -> Path:
+    """The folder the book loads checkpoints from: ``$DAE_PRETRAINED_DIR`` if set, else :data:`PRETRAINED_DIR`.
+
+    Set the variable to evaluate checkpoints you trained yourself (``make pretrained`` into another
+    folder, or ``python -m dae_utils train-variant NAME --output-dir DIR``) with the book's notebooks.
+    """
+    override = os.environ.get("DAE_PRETRAINED_DIR")
+    return Path(override).expanduser() if override else PRETRAINED_DIR
+
+
 def pretrained_path(name: str) -> Path:
     """Return the path of a shipped checkpoint, e.g. ``pretrained_path("paper_autoencoder")``.
 
     Raises:
         ValueError: If no checkpoint of that name ships with the package.
     """
-    path = PRETRAINED_DIR / f"{name}.keras"
+    directory = pretrained_dir()
+    path = directory / f"{name}.keras"
     if not path.is_file():
-        available = sorted(p.stem for p in PRETRAINED_DIR.glob("*.keras"))
+        available = sorted(p.stem for p in directory.glob("*.keras"))
         raise ValueError(f"Expected the name of a shipped checkpoint, one of {available}. Received: name={name!r}")
     return path

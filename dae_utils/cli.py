@@ -1,10 +1,12 @@
-"""Command line: ``python -m dae_utils {data,train,select-dropout,evaluate,denoise}``.
+"""Command line: ``python -m dae_utils {data,train,select-dropout,train-variant,select-best,evaluate,denoise}``.
 
 Examples::
 
     python -m dae_utils data                      # fetch, verify and cache MNIST
     python -m dae_utils select-dropout --output dropout_selection.json
     python -m dae_utils train --profile paper --output dae_utils/pretrained/paper_autoencoder.keras
+    python -m dae_utils train-variant unet        # a model of chapters 6-7, into dae_utils/pretrained/
+    python -m dae_utils select-best               # best validation PSNR -> best_denoiser.keras
     python -m dae_utils evaluate dae_utils/pretrained/paper_autoencoder.keras --limit 100 --json
     python -m dae_utils denoise dae_utils/pretrained/paper_autoencoder.keras noisy.png clean.png
 """
@@ -49,6 +51,16 @@ def _build_parser() -> argparse.ArgumentParser:
     select.add_argument("--output", type=Path, required=True, help="the JSON record to write")
     select.add_argument("--work-dir", type=Path, default=Path("artifacts") / "runs" / "dropout_selection")
 
+    variant = commands.add_parser("train-variant", help="train one model of chapters 6-7 and save it with a manifest")
+    variant.add_argument("name", help="a variant name, e.g. unet (see dae_utils.variants.VARIANTS)")
+    variant.add_argument("--output-dir", type=Path, default=_pretrained_dir())
+    variant.add_argument("--work-dir", type=Path, help="checkpoints and history (default: artifacts/runs/<name>)")
+    variant.add_argument("--epochs", type=int)
+    variant.add_argument("--train-size", type=int)
+
+    best = commands.add_parser("select-best", help="rename the variant with the best validation PSNR to best_denoiser")
+    best.add_argument("--directory", type=Path, default=_pretrained_dir())
+
     evaluate = commands.add_parser("evaluate", help="PSNR and SSIM of a saved model on the noisy test set")
     evaluate.add_argument("model", type=Path)
     evaluate.add_argument("--limit", type=int, help="first N test images (the paper: 100); default all")
@@ -61,6 +73,42 @@ def _build_parser() -> argparse.ArgumentParser:
     denoise.add_argument("input", type=Path)
     denoise.add_argument("output", type=Path)
     return parser
+
+
+def _pretrained_dir() -> Path:
+    from dae_utils.artifacts import pretrained_dir
+
+    return pretrained_dir()
+
+
+def _train_variant(args: argparse.Namespace) -> None:
+    from dae_utils.variants import train_variant
+
+    work_dir = args.work_dir or Path("artifacts") / "runs" / args.name
+    manifest = train_variant(
+        args.name,
+        output_dir=args.output_dir,
+        work_dir=work_dir,
+        command=_command_line(args),
+        epochs=args.epochs,
+        train_size=args.train_size,
+    )
+    metrics = manifest["metrics"]
+    print(f"Saved {args.output_dir / manifest['model']} ({manifest['training_seconds']:.0f} s of training)")
+    for key in ("validation", "all"):
+        print(
+            f"{key}: PSNR {metrics[key]['psnr']['mean']:.2f} dB  SSIM {metrics[key]['ssim']['mean']:.4f} "
+            f"(n={metrics[key]['n']})"
+        )
+
+
+def _select_best(args: argparse.Namespace) -> None:
+    from dae_utils.variants import select_best
+
+    manifest = select_best(directory=args.directory, command=_command_line(args))
+    for name, scores in manifest["selection"]["validation"].items():
+        print(f"{name}: validation PSNR {scores['psnr']:.3f} dB, SSIM {scores['ssim']:.4f}")
+    print(f"best: {manifest['selection']['chosen']} -> {args.directory / manifest['model']}")
 
 
 def _data(args: argparse.Namespace) -> None:
@@ -108,7 +156,16 @@ def _select_dropout(args: argparse.Namespace) -> None:
 
 
 def _command_line(args: argparse.Namespace) -> str:
-    return "python -m dae_utils " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
+    """The command as typed, for manifests, less ``--work-dir`` (a local scratch folder that changes no result)."""
+    argv = list(sys.argv[1:] if args.argv is None else args.argv)
+    kept = []
+    while argv:
+        word = argv.pop(0)
+        if word == "--work-dir":
+            argv = argv[1:]
+        elif not word.startswith("--work-dir="):
+            kept.append(word)
+    return "python -m dae_utils " + shlex.join(kept)
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -153,6 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "data": _data,
         "train": _train,
         "select-dropout": _select_dropout,
+        "train-variant": _train_variant,
+        "select-best": _select_best,
         "evaluate": _evaluate,
         "denoise": _denoise,
     }

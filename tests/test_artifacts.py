@@ -3,10 +3,12 @@ import json
 import pytest
 
 from dae_utils.artifacts import (
+    PRETRAINED_DIR,
     atomic_write,
     atomic_write_json,
     load_model,
     manifest_path,
+    pretrained_dir,
     pretrained_path,
     read_manifest,
     save_model,
@@ -69,3 +71,12 @@ def test_pretrained_path_names_what_ships():
     assert pretrained_path("paper_autoencoder").name == "paper_autoencoder.keras"
     with pytest.raises(ValueError, match="paper_autoencoder"):
         pretrained_path("no_such_model")
+
+
+def test_dae_pretrained_dir_points_the_book_at_other_checkpoints(tmp_path, monkeypatch):
+    monkeypatch.setenv("DAE_PRETRAINED_DIR", str(tmp_path))
+    assert pretrained_dir() == tmp_path
+    with pytest.raises(ValueError, match=r"one of \[\]"):
+        pretrained_path("paper_autoencoder")
+    monkeypatch.delenv("DAE_PRETRAINED_DIR")
+    assert pretrained_dir() == PRETRAINED_DIR

@@ -52,6 +52,7 @@ def test_train_writes_a_model_and_its_manifest(tmp_path, capsys):
     assert main([*arguments, "--work-dir", str(tmp_path / "run")]) == 0
     manifest = read_manifest(output)
     assert manifest["command"].startswith("python -m dae_utils train --profile quick")
+    assert "--work-dir" not in manifest["command"] and str(tmp_path / "run") not in manifest["command"]
     assert manifest["settings"]["train_size"] == 256 and manifest["seed"] == 42
     assert manifest["metrics"]["all"]["n"] == 10_000 and manifest["training_seconds"] > 0
     assert "first 100: PSNR" in capsys.readouterr().out
@@ -68,3 +69,16 @@ def test_errors_exit_with_status_2_and_a_message(tmp_path, capsys):
     assert "No model file" in capsys.readouterr().err
     assert main(["train", "--output", str(tmp_path / "model.h5")]) == 2
     assert ".keras" in capsys.readouterr().err
+
+
+def test_train_variant_and_select_best(tmp_path, capsys):
+    arguments = ["train-variant", "paper_mse", "--epochs", "1", "--train-size", "128", "--output-dir", str(tmp_path)]
+    assert main([*arguments, "--work-dir", str(tmp_path / "run")]) == 0
+    assert "validation: PSNR" in capsys.readouterr().out
+    assert read_manifest(tmp_path / "paper_mse.keras")["command"].startswith(
+        "python -m dae_utils train-variant paper_mse"
+    )
+    assert main(["select-best", "--directory", str(tmp_path)]) == 0
+    assert "best: paper_mse" in capsys.readouterr().out
+    assert main(["train-variant", "resnet", "--output-dir", str(tmp_path)]) == 2
+    assert "Expected a variant name" in capsys.readouterr().err
