@@ -40,7 +40,14 @@ def test_every_page_is_built_and_shows_no_traceback(site, page):
 
 
 @pytest.mark.parametrize(
-    "page", ["notebooks/03_training", "notebooks/04_evaluation", "notebooks/05_classical_baselines"]
+    "page",
+    [
+        "notebooks/03_training",
+        "notebooks/04_evaluation",
+        "notebooks/05_classical_baselines",
+        "notebooks/06_better_denoisers",
+        "notebooks/07_robustness",
+    ],
 )
 def test_results_tables_render_as_tables_and_no_stray_values_show(site, page):
     html = _html(site, page)
@@ -57,6 +64,15 @@ def test_intro_pastes_the_results_from_chapter_4(site, quick_build):
     assert f"{evaluation['first_100']['psnr']['mean']:.2f}" in html
     assert f"{evaluation['all']['ssim']['mean']:.4f}" in html
     assert "20.38" in html and "0.8655" in html  # the paper's numbers, glued from dae_utils.config
+
+
+def test_intro_pastes_the_best_denoiser_from_chapter_6(site, quick_build):
+    import json
+
+    best = json.loads((quick_build / "artifacts" / "best_denoiser.json").read_text())
+    html = _html(site, "book/intro")
+    psnr = best["book's test noise (seed 2)"]["psnr"]["mean"]
+    assert f"{psnr:.2f}" in html
 
 
 @pytest.mark.parametrize("page", NOTEBOOK_PAGES)

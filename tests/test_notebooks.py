@@ -132,3 +132,21 @@ def test_each_notebook_runs_alone_in_an_empty_folder(path, tmp_path):
     text = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
     if path.stem.startswith("04"):
         assert "the shipped checkpoint" in text
+
+
+@pytest.mark.notebooks
+def test_the_chapters_past_the_paper_wrote_their_results(quick_build):
+    from dae_utils.variants import VARIANTS
+
+    artifacts = quick_build / "artifacts"
+    better = json.loads((artifacts / "better_denoisers.json").read_text())
+    assert better["test_size"] == QUICK["TEST_SIZE"] and better["validation_size"] == QUICK["VALIDATION_SIZE"]
+    recipes = {v.name for v in VARIANTS if v.dataset == "mnist" and not isinstance(v.noise_std, tuple)}
+    assert set(better["results"]) == recipes
+    assert all(r["multiply_adds"] > 0 and r["seconds_per_epoch"] > 0 for r in better["results"].values())
+    best = json.loads((artifacts / "best_denoiser.json").read_text())
+    assert best["recipe"] in recipes and len(best) == 4  # recipe, size, two noise draws
+    robustness = json.loads((artifacts / "robustness.json").read_text())
+    assert robustness["test_size"] == QUICK["TEST_SIZE"] and len(robustness["corruptions"]) == 3
+    assert all(len(curve["psnr"]) == len(robustness["noise_levels"]) for curve in robustness["sweep"].values())
+    assert "paper's recipe, trained on Fashion-MNIST" in robustness["fashion_mnist"]
