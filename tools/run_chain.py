@@ -36,6 +36,9 @@ import papermill
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+# A cell that hangs fails the build instead of blocking it (chapter 3's training cell, the
+# longest, takes about 12 minutes on 2 CPU cores).
+CELL_TIMEOUT_SECONDS = 3600
 PROFILES = {
     # The paper's settings are the notebooks' own defaults: nothing to override.
     "paper": {"build_dir": "_build/paper", "site_parent": ".", "parameters": {}},
@@ -172,6 +175,7 @@ def execute_chain(profile: str, *, force: bool = False) -> list[Path]:
             log_output=True,
             progress_bar=False,
             request_save_on_cell_execute=True,
+            execution_timeout=CELL_TIMEOUT_SECONDS,
         )
         nb = nbformat.read(partial, as_version=4)
         nb.metadata["dae_book"] = {"inputs_sha256": stamp, "profile": profile}
