@@ -1,5 +1,6 @@
 """The recipes past the paper: registry, one tiny training run per kind, and the best-model selection."""
 
+import dataclasses
 import json
 
 import keras
@@ -23,6 +24,25 @@ def test_the_paper_recipe_is_the_paper_recipe():
         "paper", "binary_crossentropy", False, 0.5,
     )  # fmt: skip
     assert (paper.epochs, paper.batch_size, paper.seed) == (15, 128, 42)
+
+
+def test_a_recipe_width_reaches_the_builder():
+    wide, default = get_variant("unet_wide").build(), get_variant("unet").build()
+    assert wide.get_layer("encoder_1_conv_1").filters == 32 and default.get_layer("encoder_1_conv_1").filters == 16
+
+
+def test_the_cosine_learning_rate_falls_from_0_001_to_0_00001():
+    config = get_variant("unet_wide").optimizer(steps=100).get_config()["learning_rate"]
+    schedule = keras.optimizers.schedules.deserialize(config)
+    rates = [float(schedule(step)) for step in (0, 50, 100)]
+    assert rates == pytest.approx([0.001, 0.000505, 0.00001], rel=1e-5)
+    assert float(get_variant("unet").optimizer(steps=100).learning_rate) == pytest.approx(0.001)
+
+
+def test_an_unknown_learning_rate_is_refused():
+    recipe = dataclasses.replace(get_variant("unet"), learning_rate="linear")
+    with pytest.raises(ValueError, match="Received: learning_rate='linear'"):
+        recipe.optimizer(steps=10)
 
 
 def test_an_unknown_variant_names_the_known_ones():
