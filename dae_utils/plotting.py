@@ -24,6 +24,7 @@ __all__ = [
     "plot_noise_histogram",
     "plot_noise_sweep",
     "plot_quality_vs_cost",
+    "plot_score_spread",
 ]
 
 
@@ -263,6 +264,36 @@ def plot_generalization_gap(histories: Mapping[str, Mapping[str, Sequence[float]
     axis.xaxis.get_major_locator().set_params(integer=True)
     axis.grid(alpha=0.3)
     axis.legend(fontsize="small")
+    return figure
+
+
+def plot_score_spread(
+    scores: Mapping[str, np.ndarray], *, marks: Mapping[str, Mapping[str, float]], bins: int = 12
+) -> Any:
+    """Histograms of one mean score per noise draw, one panel per metric, with reference lines.
+
+    Args:
+        scores: Metric label (e.g. ``"PSNR (dB)"``) -> 1-D array, one mean score per noise draw.
+        marks: Line label (e.g. ``"paper"``) -> metric label -> value, drawn as vertical lines.
+        bins: Histogram bins.
+    """
+    _check_mapping(scores, name="scores", expected="metric labels to arrays of scores")
+    _check_mapping(marks, name="marks", expected="line labels to {metric label: value}")
+    bins = check_positive_int(bins, name="bins")
+    figure = _figure(4.0 * len(scores), 3.2)
+    axes = np.atleast_1d(figure.subplots(1, len(scores)))
+    for axis, (metric, raw) in zip(axes, scores.items(), strict=True):
+        values = np.asarray(raw, dtype=float)
+        if values.ndim != 1 or values.size < 2:
+            raise ValueError(f"Expected a 1-D array of at least 2 scores for {metric!r}. Received shape {values.shape}")
+        axis.hist(values, bins=bins, color="0.7", edgecolor="0.3")
+        for index, (label, value) in enumerate(marks.items()):
+            if metric not in value:
+                raise ValueError(f"Expected marks[{label!r}] to hold a value for {metric!r}. Received: {dict(value)}")
+            axis.axvline(value[metric], color=f"C{index}", linewidth=2, label=label)
+        axis.set_xlabel(metric)
+        axis.set_ylabel("noise draws")
+        axis.legend(fontsize="small")
     return figure
 
 

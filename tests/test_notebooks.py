@@ -104,6 +104,9 @@ def test_the_quick_chain_ran_every_cell_without_error(quick_build):
     assert "\r" not in text and "━" not in text, "no progress bars in the book"
     evaluation = json.loads((quick_build / "artifacts" / "evaluation.json").read_text())
     assert evaluation["source"] == "chapter 3's run" and evaluation["all"]["n"] == 10_000
+    draws = evaluation["first_100_noise_draws"]
+    assert draws["seeds"] == list(range(100, 130)) and len(draws["psnr"]) == len(draws["ssim"]) == 30
+    assert len(set(draws["psnr"])) > 1  # each draw is scored on its own noise
 
 
 @pytest.mark.notebooks

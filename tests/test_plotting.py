@@ -15,6 +15,7 @@ from dae_utils.plotting import (
     plot_noise_histogram,
     plot_noise_sweep,
     plot_quality_vs_cost,
+    plot_score_spread,
 )
 
 
@@ -120,3 +121,17 @@ def test_metric_vs_noise_marks_training_levels():
     assert len(axis.get_lines()) == 3 and len(axis.patches) == 1  # two curves and one vline; one band
     with pytest.raises(ValueError, match="one per level"):
         plot_metric_vs_noise([0.1, 0.5], {"a": [1.0]})
+
+
+def test_score_spread_draws_one_histogram_per_metric_and_the_reference_lines():
+    scores = {"PSNR (dB)": np.array([20.1, 20.4, 20.5]), "SSIM": np.array([0.86, 0.87, 0.88])}
+    marks = {"paper": {"PSNR (dB)": 20.38, "SSIM": 0.8655}, "book": {"PSNR (dB)": 20.2, "SSIM": 0.862}}
+    figure = plot_score_spread(scores, marks=marks, bins=3)
+    axes = figure.get_axes()
+    assert [axis.get_xlabel() for axis in axes] == ["PSNR (dB)", "SSIM"]
+    assert sum(patch.get_height() for patch in axes[0].patches) == 3
+    assert [line.get_xdata()[0] for line in axes[1].get_lines()] == [0.8655, 0.862]
+    with pytest.raises(ValueError, match="'SSIM'"):
+        plot_score_spread(scores, marks={"paper": {"PSNR (dB)": 20.38}})
+    with pytest.raises(ValueError, match="at least 2 scores"):
+        plot_score_spread({"SSIM": np.array([0.8])}, marks={"paper": {"SSIM": 0.8655}})

@@ -55,13 +55,26 @@ def test_the_paper_checkpoint_beats_the_papers_numbers_on_the_whole_test_set():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="open (issue 3): on the first 100 test images, with the book's fixed noise draw, the shipped "
-    "checkpoint scores below the paper's 20.38 dB / 0.8655 (the 95% interval there is about +-0.37 dB)",
+    reason="issue 3: on the first 100 test images, with the book's one fixed noise draw (seed 2), the shipped "
+    "checkpoint scores 20.25 dB / 0.8629, below the paper's 20.38 dB / 0.8655; averaged over 30 other draws "
+    "it scores above both (test above; chapter 4 shows the spread)",
 )
 def test_the_paper_checkpoint_reaches_the_papers_numbers_on_the_first_100():
     metrics = read_manifest(PRETRAINED_DIR / "paper_autoencoder.keras")["metrics"][f"first_{PAPER.eval_limit}"]
     assert metrics["psnr"]["mean"] >= PAPER_RESULTS["psnr"]
     assert metrics["ssim"]["mean"] >= PAPER_RESULTS["ssim"]
+
+
+def test_the_paper_checkpoint_reaches_the_papers_numbers_on_the_first_100_averaged_over_noise_draws(test_set):
+    # Chapter 4's 30 extra draws (seeds 100-129): the protocol's expected score, not one draw's.
+    model = keras.models.load_model(PRETRAINED_DIR / "paper_autoencoder.keras", safe_mode=True, compile=False)
+    first = test_set[: PAPER.eval_limit]
+    draws = [
+        evaluate_model(model, first, noisy_test_images(first, noise_std=PAPER.noise_std, seed=seed))
+        for seed in range(100, 130)
+    ]
+    assert np.mean([draw.psnr.mean for draw in draws]) >= PAPER_RESULTS["psnr"]
+    assert np.mean([draw.ssim.mean for draw in draws]) >= PAPER_RESULTS["ssim"]
 
 
 def test_every_recipe_of_chapters_6_and_7_ships():
