@@ -10,3 +10,15 @@ def test_glue_rejects_names_the_book_cannot_reference():
 
     with pytest.raises(ValueError, match="identifier"):
         glue("not a name", 1)
+
+
+def test_numpy_scalars_are_glued_as_python_numbers_the_book_can_format():
+    import numpy as np
+
+    from dae_utils.glue import _plain
+
+    for value, expected in ((np.float64(20.25), 20.25), (np.int64(3), 3), (np.array(0.5), 0.5), (np.bool_(True), True)):
+        plain = _plain(value)
+        assert plain == expected and type(plain) is type(expected)
+        assert repr(plain) == repr(expected)  # what the book parses: "20.25", not "np.float64(20.25)"
+    assert _plain("text") == "text"
