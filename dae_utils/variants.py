@@ -20,6 +20,7 @@ stored twice. :func:`checkpoint_path` finds a variant's file either way.
 from __future__ import annotations
 
 import datetime
+import math
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -207,7 +208,7 @@ def train_variant(
     split = load_split(variant.dataset, train_size=train_size)
     set_seed(variant.seed)
     model = variant.build()
-    steps = epochs * -(-len(split["fit_clean"]) // variant.batch_size)
+    steps = epochs * math.ceil(len(split["fit_clean"]) / variant.batch_size)  # batches in the whole run
     model.compile(optimizer=variant.optimizer(steps=steps), loss=variant.loss)
     common = {
         "validation_data": (split["val_noisy"], split["val_clean"]),
