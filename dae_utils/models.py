@@ -77,7 +77,9 @@ def build_paper_autoencoder(
     x = keras.layers.UpSampling2D(2, name="decoder_upsample_1")(x)
     x = conv(x, "decoder_conv_2")
     x = keras.layers.UpSampling2D(2, name="decoder_upsample_2")(x)
-    outputs = keras.layers.Conv2D(1, kernel_size, activation="sigmoid", padding=padding, name="denoised_image")(x)
+    outputs = keras.layers.Conv2D(
+        1, kernel_size, activation="sigmoid", padding=padding, name="denoised_image", dtype="float32"
+    )(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -142,7 +144,7 @@ def build_unet(
         x = keras.layers.UpSampling2D(2, name=f"decoder_{level + 1}_upsample")(x)
         x = keras.layers.Concatenate(name=f"decoder_{level + 1}_skip")([x, skips[level]])
         x = block(x, filters * 2**level, f"decoder_{level + 1}")
-    outputs = keras.layers.Conv2D(1, 1, activation="sigmoid", name="denoised_image")(x)
+    outputs = keras.layers.Conv2D(1, 1, activation="sigmoid", name="denoised_image", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -183,7 +185,7 @@ def build_residual_denoiser(
         x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv_{index}")(x)
     noise = keras.layers.Conv2D(1, 3, padding="same", name="estimated_noise")(x)
     x = keras.layers.Subtract(name="subtract_noise")([inputs, noise])
-    outputs = keras.layers.ReLU(max_value=1.0, name="denoised_image")(x)  # clip to [0, 1]
+    outputs = keras.layers.ReLU(max_value=1.0, name="denoised_image", dtype="float32")(x)  # clip to [0, 1]
     return keras.Model(inputs, outputs, name=name)
 
 

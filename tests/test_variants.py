@@ -45,6 +45,32 @@ def test_an_unknown_learning_rate_is_refused():
         recipe.optimizer(steps=10)
 
 
+def test_a_bfloat16_build_computes_in_bfloat16_outputs_float32_and_restores_the_policy():
+    model = get_variant("unet").build(precision="mixed_bfloat16")
+    assert model.get_layer("encoder_1_conv_1").compute_dtype == "bfloat16"
+    assert model.get_layer("encoder_1_conv_1").variable_dtype == "float32"
+    assert model.get_layer("denoised_image").compute_dtype == "float32"
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert {layer.compute_dtype for layer in get_variant("unet").build().layers} == {"float32"}
+
+
+def test_an_unknown_precision_is_refused():
+    with pytest.raises(ValueError, match="Received: precision='float16'"):
+        get_variant("unet").build(precision="float16")
+
+
+def test_a_bfloat16_recipe_is_saved_as_a_float32_model(tmp_path, monkeypatch):
+    tiny = dataclasses.replace(get_variant("unet"), name="tiny_bfloat16", filters=4, precision="mixed_bfloat16")
+    monkeypatch.setattr("dae_utils.variants.VARIANTS", (*VARIANTS, tiny))
+    manifest = train_variant(
+        "tiny_bfloat16", output_dir=tmp_path, work_dir=tmp_path / "runs", command="test", epochs=1, train_size=128
+    )
+    assert manifest["variant"]["precision"] == "mixed_bfloat16"
+    model = keras.models.load_model(tmp_path / "tiny_bfloat16.keras", safe_mode=True, compile=False)
+    assert {layer.compute_dtype for layer in model.layers} == {"float32"}
+    assert keras.mixed_precision.global_policy().name == "float32"
+
+
 def test_an_unknown_variant_names_the_known_ones():
     with pytest.raises(ValueError, match="unet"):
         get_variant("resnet")
