@@ -154,6 +154,16 @@ VARIANTS: tuple[Variant, ...] = (
         learning_rate="cosine",
         epochs=30,
     ),
+    Variant(
+        "unet_64",
+        "U-Net, 64 filters, fresh noise, 36 epochs, cosine learning rate, bfloat16",
+        "unet",
+        fresh_noise=True,
+        filters=64,
+        learning_rate="cosine",
+        precision="mixed_bfloat16",
+        epochs=36,
+    ),
 )
 
 
