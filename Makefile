@@ -41,7 +41,7 @@ book-student: data
 test: data
 	$(PY) -m pytest
 
-# Hours of CPU (about 4.7 h on two cores): the dropout rate is chosen on a validation split
+# Hours of CPU (about 4.9 h on two cores): the dropout rate is chosen on a validation split
 # (dae_utils.config must then hold the winner; chapter 3 checks it), the paper's model is trained
 # with it, then every recipe of chapters 6-7, and the best one by validation PSNR becomes
 # best_denoiser.keras.

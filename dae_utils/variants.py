@@ -142,6 +142,7 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("paper_validation", "the paper's recipe", "paper"),
     Variant("paper_fresh_noise", "paper's model, fresh noise", "paper", fresh_noise=True),
     Variant("paper_mse", "paper's model, MSE loss", "paper", loss="mean_squared_error"),
+    Variant("paper_mse_seed_7", "paper's model, MSE loss, seed 7", "paper", loss="mean_squared_error", seed=7),
     Variant("residual", "DnCNN-style residual, fresh noise", "residual", "mean_squared_error", fresh_noise=True),
     Variant("blind_unet", "U-Net, fresh noise, std 0.1-0.9", "unet", fresh_noise=True, noise_std=(0.1, 0.9)),
     Variant("fashion_paper", "paper's recipe on Fashion-MNIST", "paper", dataset="fashion_mnist"),
