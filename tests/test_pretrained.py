@@ -123,9 +123,9 @@ def test_the_best_denoiser_was_chosen_on_validation_scores():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="open (issue 5): the best recipe trained so far, the 64-filter U-Net (64-128-256 filters, 36 epochs, "
-    "cosine learning rate, mixed bfloat16; 71 min on 2 CPU cores), reaches 21.70 dB / 0.9080 on all 10,000 "
-    "test images, below the 22.0 dB / 0.91 target",
+    reason="issue 5 (blocked, target not reached): the best recipe trained so far, the 64-filter U-Net "
+    "(64-128-256 filters, 36 epochs, cosine learning rate, mixed bfloat16; 71 min on 2 CPU cores), reaches "
+    "21.70 dB / 0.9080 on all 10,000 test images, below the 22.0 dB / 0.91 target",
 )
 def test_the_best_denoiser_reaches_22_db_and_ssim_0_91_on_all_test_images():
     metrics = read_manifest(PRETRAINED_DIR / f"{BEST_DENOISER}.keras")["metrics"]["all"]
