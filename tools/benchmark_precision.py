@@ -22,17 +22,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 def seconds_per_epoch(filters: int, precision: str, *, images: int, batch_size: int, repeats: int) -> float:
     """Seconds one 50,000-image training epoch of a ``filters``-wide U-Net takes under ``precision``."""
+    import dataclasses
+
     import keras
     import numpy as np
 
-    from dae_utils.models import build_unet
+    from dae_utils.variants import get_variant
 
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(precision)
-    try:
-        model = build_unet(filters=filters)
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
+    model = dataclasses.replace(get_variant("unet"), filters=filters).build(precision=precision)
     model.compile(optimizer=keras.optimizers.Adam(), loss="binary_crossentropy")
     clean = np.random.default_rng(0).random((images, 28, 28, 1), dtype=np.float32)
     model.fit(clean, clean, batch_size=batch_size, epochs=1, verbose=0)  # warm-up: tracing, oneDNN kernels
