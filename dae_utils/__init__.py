@@ -26,13 +26,14 @@ __all__ = [
     "config",
     "data",
     "evaluation",
-    "experiment",
     "glue",
     "imageio",
     "metrics",
     "models",
     "noise",
     "plotting",
+    "recipes",
+    "reporting",
     "training",
 ]
 _SUBMODULES = frozenset(__all__) - {"__version__"}

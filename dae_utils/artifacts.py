@@ -20,10 +20,12 @@ __all__ = [
     "atomic_write",
     "atomic_write_bytes",
     "atomic_write_json",
+    "history_path",
     "load_model",
     "manifest_path",
     "pretrained_dir",
     "pretrained_path",
+    "read_json",
     "read_manifest",
     "save_model",
 ]
@@ -116,13 +118,28 @@ def manifest_path(model_path: str | os.PathLike) -> Path:
     return Path(model_path).with_suffix(".json")
 
 
-def read_manifest(model_path: str | os.PathLike) -> dict:
-    """Read the JSON manifest beside a saved model."""
-    path = manifest_path(model_path)
+def history_path(model_path: str | os.PathLike) -> Path:
+    """Return the training history beside a model: ``name.keras`` -> ``name_history.json``."""
+    model_path = Path(model_path)
+    return model_path.with_name(f"{model_path.stem}_history.json")
+
+
+def read_json(path: str | os.PathLike) -> dict:
+    """Read a JSON file (a manifest, a selection record, a history).
+
+    Raises:
+        ValueError: If it cannot be read or parsed; the message names the file.
+    """
+    path = Path(path)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as error:
-        raise ValueError(f"Could not read the manifest {path}: {error}") from error
+        raise ValueError(f"Could not read {path}: {error}") from error
+
+
+def read_manifest(model_path: str | os.PathLike) -> dict:
+    """Read the JSON manifest beside a saved model."""
+    return read_json(manifest_path(model_path))
 
 
 def pretrained_dir() -> Path:
@@ -135,15 +152,30 @@ def pretrained_dir() -> Path:
     return Path(override).expanduser() if override else PRETRAINED_DIR
 
 
-def pretrained_path(name: str) -> Path:
-    """Return the path of a shipped checkpoint, e.g. ``pretrained_path("paper_autoencoder")``.
+def pretrained_path(name: str, *, directory: str | os.PathLike | None = None) -> Path:
+    """Return the checkpoint called ``name``, e.g. ``pretrained_path("paper_autoencoder")``.
+
+    ``name`` is a checkpoint's stem (``NAME.keras``) or a selection record's (``NAME.json`` with
+    ``"kind": "selection"``, e.g. ``"best_denoiser"``), which points at the checkpoint it chose.
+
+    Args:
+        name: The stem.
+        directory: Where to look (default: :func:`pretrained_dir`).
 
     Raises:
-        ValueError: If no checkpoint of that name ships with the package.
+        ValueError: If there is no such checkpoint or selection; the message lists those there are.
     """
-    directory = pretrained_dir()
+    directory = pretrained_dir() if directory is None else Path(directory)
     path = directory / f"{name}.keras"
+    record = directory / f"{name}.json"
+    if not path.is_file() and record.is_file():
+        pointer = read_json(record)
+        if pointer.get("kind") == "selection" and (directory / pointer["model"]).is_file():
+            return directory / pointer["model"]
     if not path.is_file():
         available = sorted(p.stem for p in directory.glob("*.keras"))
-        raise ValueError(f"Expected the name of a shipped checkpoint, one of {available}. Received: name={name!r}")
+        raise ValueError(
+            f"Expected the name of a checkpoint in {directory}, one of {available} (or a selection such as "
+            f"'best_denoiser'). Received: name={name!r}. Train it with `python -m dae_utils train {name}`."
+        )
     return path

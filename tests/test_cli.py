@@ -46,16 +46,29 @@ def test_denoise_a_png(tmp_path, capsys):
     assert np.mean((clean - x_test[0, ..., 0]) ** 2) < error_before / 4
 
 
-def test_train_writes_a_model_and_its_manifest(tmp_path, capsys):
-    output = tmp_path / "tiny.keras"
-    arguments = ["train", "--profile", "quick", "--train-size", "256", "--epochs", "1", "--output", str(output)]
+def test_train_and_select_write_a_manifest_and_a_record(synthetic, tmp_path, capsys, monkeypatch):
+    arguments = ["train", "paper_mse", "--epochs", "1", "--fit-size", "32", "--output-dir", str(tmp_path)]
     assert main([*arguments, "--work-dir", str(tmp_path / "run")]) == 0
-    manifest = read_manifest(output)
-    assert manifest["command"].startswith("python -m dae_utils train --profile quick")
-    assert "--work-dir" not in manifest["command"] and str(tmp_path / "run") not in manifest["command"]
-    assert manifest["settings"]["train_size"] == 256 and manifest["seed"] == 42
-    assert manifest["metrics"]["all"]["n"] == 10_000 and manifest["training_seconds"] > 0
-    assert "first 100: PSNR" in capsys.readouterr().out
+    assert "validation: PSNR" in capsys.readouterr().out
+    manifest = read_manifest(tmp_path / "paper_mse.keras")
+    assert manifest["command"] == "python -m dae_utils train paper_mse --epochs 1 --fit-size 32 --output-dir " + str(
+        tmp_path
+    )  # no --work-dir: a local scratch folder changes no result
+    assert manifest["recipe"]["epochs"] == 1 and manifest["recipe"]["fit_size"] == 32
+    monkeypatch.setattr("dae_utils.recipes.SELECTIONS", {"best_denoiser": lambda: ("paper_mse",)})
+    assert main(["select", "best_denoiser", "--directory", str(tmp_path)]) == 0
+    assert "best_denoiser: paper_mse" in capsys.readouterr().out
+    assert main(["train", "resnet", "--output-dir", str(tmp_path)]) == 2
+    assert "Expected a recipe name" in capsys.readouterr().err
+
+
+def test_recipes_lists_the_shipped_ones_and_a_selections_candidates(capsys):
+    from dae_utils.recipes import RECIPES, candidates_of
+
+    assert main(["recipes"]) == 0
+    assert capsys.readouterr().out.split() == [recipe.name for recipe in RECIPES]
+    assert main(["recipes", "--candidates-of", "dropout_selection"]) == 0
+    assert capsys.readouterr().out.split() == list(candidates_of("dropout_selection"))
 
 
 def test_errors_exit_with_status_2_and_a_message(tmp_path, capsys):
@@ -67,18 +80,5 @@ def test_errors_exit_with_status_2_and_a_message(tmp_path, capsys):
     assert "Could not read" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "missing.keras")]) == 2
     assert "No model file" in capsys.readouterr().err
-    assert main(["train", "--output", str(tmp_path / "model.h5")]) == 2
-    assert ".keras" in capsys.readouterr().err
-
-
-def test_train_variant_and_select_best(tmp_path, capsys):
-    arguments = ["train-variant", "paper_mse", "--epochs", "1", "--train-size", "128", "--output-dir", str(tmp_path)]
-    assert main([*arguments, "--work-dir", str(tmp_path / "run")]) == 0
-    assert "validation: PSNR" in capsys.readouterr().out
-    assert read_manifest(tmp_path / "paper_mse.keras")["command"].startswith(
-        "python -m dae_utils train-variant paper_mse"
-    )
-    assert main(["select-best", "--directory", str(tmp_path)]) == 0
-    assert "best: paper_mse" in capsys.readouterr().out
-    assert main(["train-variant", "resnet", "--output-dir", str(tmp_path)]) == 2
-    assert "Expected a variant name" in capsys.readouterr().err
+    assert main(["train", "paper_mse", "--epochs", "0", "--output-dir", str(tmp_path)]) == 2
+    assert "epochs" in capsys.readouterr().err

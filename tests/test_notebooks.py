@@ -4,7 +4,6 @@ papermill (quick profile), re-checked by nbval, and runnable one notebook at a t
 from __future__ import annotations
 
 import ast
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -12,12 +11,16 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
+from conftest import glued, load_tool
 
-from dae_utils.config import PAPER
+from dae_utils.artifacts import PRETRAINED_DIR, read_json
+from dae_utils.config import PAPER, PAPER_RESULTS
+from dae_utils.recipes import get_recipe
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-QUICK = {"EPOCHS": 2, "TRAIN_SIZE": 6000, "VALIDATION_SIZE": 10, "TEST_SIZE": 20, "LINEAR_TRAIN_SIZE": 300}
+RUN_CHAIN = load_tool("run_chain")
+QUICK = {key: value for key, value in RUN_CHAIN.PROFILES["quick"]["parameters"].items() if key != "ARTIFACTS_DIR"}
 # Parameter names in the notebooks -> fields of dae_utils.config.PAPER.
 PAPER_FIELDS = {
     "EPOCHS": "epochs",
@@ -48,7 +51,7 @@ def test_the_chain_is_in_the_table_of_contents():
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     files = [chapter["file"] for part in toc["parts"] for chapter in part["chapters"]]
     assert [f"notebooks/{path.stem}" for path in NOTEBOOKS] == [f for f in files if f.startswith("notebooks/")]
-    assert [path.stem[:2] for path in NOTEBOOKS[:4]] == ["01", "02", "03", "04"]
+    assert [path.stem[:2] for path in NOTEBOOKS] == [f"{number:02d}" for number in range(1, len(NOTEBOOKS) + 1)]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -72,13 +75,16 @@ def test_parameter_defaults_are_the_papers_settings(path):
             assert value == getattr(PAPER, PAPER_FIELDS[name]), f"{name} differs from dae_utils.config.PAPER"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_setup_cell_installs_from_the_books_repository(path):
+def test_every_setup_cell_is_the_same_and_installs_from_the_books_repository():
+    sync = load_tool("sync_setup_cells")
+    expected = sync.setup_source(sync.repository_url())
+    for path in NOTEBOOKS:
+        setup = nbformat.read(path, as_version=4).cells[sync.SETUP_CELL_INDEX]
+        assert setup.source == expected, f"{path.name}: run `python tools/sync_setup_cells.py`"
+        assert "hide-cell" in setup.metadata["tags"]
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    setup = nbformat.read(path, as_version=4).cells[1]
-    assert "hide-cell" in setup.metadata["tags"]
-    assert f'REPOSITORY = "{config["repository"]["url"]}"' in setup.source
-    assert 'find_spec("dae_utils") is None' in setup.source  # never reinstalls over an existing copy
+    assert f"git+{config['repository']['url']}" in expected
+    assert 'find_spec("dae_utils") is None' in expected  # never reinstalls over an existing copy
 
 
 # --------------------------------------------------------------------- executed (quick profile)
@@ -102,11 +108,11 @@ def test_the_quick_chain_ran_every_cell_without_error(quick_build):
     text = "".join(o.get("text", "") for c in training.cells if c.cell_type == "code" for o in c.outputs)
     assert text.count("epoch ") >= QUICK["EPOCHS"], "one log line per epoch"
     assert "\r" not in text and "━" not in text, "no progress bars in the book"
-    evaluation = json.loads((quick_build / "artifacts" / "evaluation.json").read_text())
-    assert evaluation["source"] == "chapter 3's run" and evaluation["all"]["n"] == 10_000
-    draws = evaluation["first_100_noise_draws"]
-    assert draws["seeds"] == list(range(100, 130)) and len(draws["psnr"]) == len(draws["ssim"]) == 30
-    assert len(set(draws["psnr"])) > 1  # each draw is scored on its own noise
+    manifest = read_json(quick_build / "artifacts" / "paper_autoencoder.json")
+    assert manifest["recipe"]["epochs"] == QUICK["EPOCHS"] and manifest["data"]["fit_images"] == QUICK["TRAIN_SIZE"]
+    evaluation = glued(quick_build / "executed" / "notebooks" / "04_evaluation.ipynb")
+    assert evaluation["model_source"] == "chapter 3's run"  # chapter 4 evaluated what chapter 3 trained
+    assert (evaluation["paper_psnr"], evaluation["paper_ssim"]) == (PAPER_RESULTS["psnr"], PAPER_RESULTS["ssim"])
 
 
 @pytest.mark.notebooks
@@ -120,36 +126,13 @@ def test_nbval_reproduces_the_deterministic_outputs(quick_build):
 
 
 @pytest.mark.notebooks
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_each_notebook_runs_alone_in_an_empty_folder(path, tmp_path):
-    """A student who opens one chapter in Colab: no artifacts of earlier chapters are there."""
-    import papermill
-
-    names = _parameters(nbformat.read(path, as_version=4))
-    parameters = {key: value for key, value in QUICK.items() if key in names}
-    output = tmp_path / path.name
-    papermill.execute_notebook(
-        str(path), str(output), parameters=parameters, cwd=str(tmp_path), kernel_name="python3", progress_bar=False
-    )
-    notebook = nbformat.read(output, as_version=4)
-    text = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
-    if path.stem.startswith("04"):
-        assert "the shipped checkpoint" in text
-
-
-@pytest.mark.notebooks
-def test_the_chapters_past_the_paper_wrote_their_results(quick_build):
-    from dae_utils.variants import VARIANTS
-
-    artifacts = quick_build / "artifacts"
-    better = json.loads((artifacts / "better_denoisers.json").read_text())
-    assert better["test_size"] == QUICK["TEST_SIZE"] and better["validation_size"] == QUICK["VALIDATION_SIZE"]
-    recipes = {v.name for v in VARIANTS if v.dataset == "mnist" and not isinstance(v.noise_std, tuple)}
-    assert set(better["results"]) == recipes
-    assert all(r["multiply_adds"] > 0 and r["seconds_per_epoch"] > 0 for r in better["results"].values())
-    best = json.loads((artifacts / "best_denoiser.json").read_text())
-    assert best["recipe"] in recipes and len(best) == 4  # recipe, size, two noise draws
-    robustness = json.loads((artifacts / "robustness.json").read_text())
-    assert robustness["test_size"] == QUICK["TEST_SIZE"] and len(robustness["corruptions"]) == 3
-    assert all(len(curve["psnr"]) == len(robustness["noise_levels"]) for curve in robustness["sweep"].values())
-    assert "paper's recipe, trained on Fashion-MNIST" in robustness["fashion_mnist"]
+def test_the_chapters_past_the_paper_glued_their_results(quick_build):
+    executed = quick_build / "executed" / "notebooks"
+    better = glued(executed / "06_better_denoisers.ipynb")
+    assert better["recipe_minutes_min"] <= better["recipe_minutes_max"]
+    assert {"unet_gain", "paper_mse_gain", "residual_gain", "mse_max_output"} <= set(better)
+    budget = glued(executed / "07_more_budget.ipynb")
+    chosen = read_json(PRETRAINED_DIR / "best_denoiser.json")["chosen"]
+    assert budget["best_title"] == get_recipe(chosen).title and budget["best_macs_ratio"] > 1
+    robustness = glued(executed / "08_robustness.ipynb")
+    assert {"blind_gain_low", "fashion_own_psnr", "fashion_on_digits_psnr"} <= set(robustness)

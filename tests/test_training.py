@@ -30,11 +30,11 @@ def _fit(model, pairs, output_dir, epochs=2, **kwargs):
     )  # fmt: skip
 
 
-def test_fit_writes_history_best_and_final_model(pairs, tmp_path, capsys):
+def test_fit_writes_only_its_history_and_chooses_nothing(pairs, tmp_path, capsys):
     result = _fit(_model(), pairs, tmp_path)
     assert sorted(result.history) == ["loss", "seconds", "val_loss"]
     assert len(result.history["loss"]) == 2
-    assert (tmp_path / "model.keras").exists() and (tmp_path / "best.keras").exists()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["history.json"]  # no model picked by val_loss
     assert not (tmp_path / "backup").exists()  # deleted after a finished run
     assert json.loads((tmp_path / "history.json").read_text())["loss"] == result.history["loss"]
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch")]
@@ -142,7 +142,7 @@ def test_fit_fresh_noise_trains_and_sets_each_epochs_noise(pairs, tmp_path, caps
         model, clean, noise_std=0.3, validation_data=(noisy[:16], clean[:16]), epochs=2, batch_size=16, seed=1,
         output_dir=tmp_path,
     )  # fmt: skip
-    assert len(result.history["loss"]) == 2 and (tmp_path / "best.keras").exists()
+    assert len(result.history["loss"]) == 2
     assert "epoch   2/2" in capsys.readouterr().out
     twin = fit_fresh_noise(
         _model(), clean, noise_std=0.3, validation_data=(noisy[:16], clean[:16]), epochs=2, batch_size=16, seed=1,

@@ -17,6 +17,8 @@ import argparse
 import os
 import time
 
+from dae_utils.config import PAPER
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
@@ -27,22 +29,23 @@ def seconds_per_epoch(filters: int, precision: str, *, images: int, batch_size: 
     import keras
     import numpy as np
 
-    from dae_utils.variants import get_variant
+    from dae_utils.data import VALIDATION_START
+    from dae_utils.recipes import get_recipe
 
-    model = dataclasses.replace(get_variant("unet"), filters=filters).build(precision=precision)
+    model = dataclasses.replace(get_recipe("unet"), filters=filters).build(precision=precision)
     model.compile(optimizer=keras.optimizers.Adam(), loss="binary_crossentropy")
     clean = np.random.default_rng(0).random((images, 28, 28, 1), dtype=np.float32)
     model.fit(clean, clean, batch_size=batch_size, epochs=1, verbose=0)  # warm-up: tracing, oneDNN kernels
     started = time.perf_counter()
     model.fit(clean, clean, batch_size=batch_size, epochs=repeats, verbose=0)
-    return (time.perf_counter() - started) / repeats * 50_000 / images
+    return (time.perf_counter() - started) / repeats * VALIDATION_START / images
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--filters", type=int, nargs="+", default=[16, 32, 64])
     parser.add_argument("--images", type=int, default=2560, help="images per timed epoch")
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=PAPER.batch_size)
     parser.add_argument("--repeats", type=int, default=2, help="timed epochs per measurement")
     args = parser.parse_args()
 

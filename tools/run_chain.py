@@ -35,6 +35,8 @@ import nbformat
 import papermill
 import yaml
 
+from dae_utils.config import QUICK
+
 ROOT = Path(__file__).resolve().parent.parent
 # A cell that hangs fails the build instead of blocking it (chapter 3's training cell, the
 # longest, takes about 12 minutes on 2 CPU cores).
@@ -46,8 +48,9 @@ PROFILES = {
         "build_dir": "_build/quick",
         "site_parent": "_build/quick",
         "parameters": {
-            "EPOCHS": 2,
-            "TRAIN_SIZE": 6000,
+            "EPOCHS": QUICK.epochs,
+            "TRAIN_SIZE": QUICK.train_size,
+            "DEMO_SIZE": 500,
             "VALIDATION_SIZE": 10,
             "TEST_SIZE": 20,
             "LINEAR_TRAIN_SIZE": 300,

@@ -1,0 +1,62 @@
+"""Result tables of the chapters past the paper: one record per trained recipe, one Markdown table.
+
+Chapters 6 and 7 score shipped checkpoints (see :mod:`dae_utils.recipes`) and show them in the same
+table; :func:`recipe_record` gathers what the table and the figures need from a manifest (the
+training cost) and from scores measured in the notebook (the quality), and :func:`results_markdown`
+renders the records, sorted by validation PSNR.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["recipe_record", "results_markdown"]
+
+_HEADER = (
+    "| recipe | M multiply-adds | s / epoch | training (min) | validation PSNR | validation SSIM "
+    "| test PSNR (dB) | test SSIM |\n|---|---|---|---|---|---|---|---|\n"
+)
+
+
+def recipe_record(title: str, manifest: Mapping[str, Any], scores: Mapping[str, Any]) -> dict:
+    """One row of the results table.
+
+    Args:
+        title: What the book calls the recipe.
+        manifest: The checkpoint's manifest (its cost: multiply-adds, seconds per epoch, training time).
+        scores: ``{"validation": Evaluation, "test": Evaluation}`` measured in the notebook.
+
+    Returns:
+        A dict of plain floats: ``title``, ``multiply_adds``, ``seconds_per_epoch``,
+        ``training_minutes``, ``validation_psnr``, ``validation_ssim``, ``psnr``,
+        ``psnr_halfwidth`` (of the test PSNR's 95% interval) and ``ssim``.
+
+    Raises:
+        KeyError: If ``scores`` lacks ``"validation"`` or ``"test"``.
+    """
+    validation, test = scores["validation"], scores["test"]
+    return {
+        "title": title,
+        "multiply_adds": manifest["multiply_adds"],
+        "seconds_per_epoch": manifest["seconds_per_epoch"],
+        "training_minutes": manifest["training_seconds"] / 60,
+        "validation_psnr": validation.psnr.mean,
+        "validation_ssim": validation.ssim.mean,
+        "psnr": test.psnr.mean,
+        "psnr_halfwidth": test.psnr.mean - test.psnr.ci95_low,
+        "ssim": test.ssim.mean,
+    }
+
+
+def results_markdown(records: Mapping[str, Mapping[str, Any]]) -> str:
+    """The records of :func:`recipe_record` as a Markdown table, worst validation PSNR first."""
+    if not records:
+        raise ValueError("Expected at least one record. Received: an empty mapping")
+    rows = [
+        f"| {r['title']} | {r['multiply_adds'] / 1e6:.1f} | {r['seconds_per_epoch']:.0f} "
+        f"| {r['training_minutes']:.1f} | {r['validation_psnr']:.2f} | {r['validation_ssim']:.4f} "
+        f"| {r['psnr']:.2f} ± {r['psnr_halfwidth']:.2f} | {r['ssim']:.4f} |"
+        for r in sorted(records.values(), key=lambda r: r["validation_psnr"])
+    ]
+    return _HEADER + "\n".join(rows)

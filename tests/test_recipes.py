@@ -1,0 +1,193 @@
+"""Recipes, the one training run and the one selection, on small synthetic data (the real split is `slow`)."""
+
+import dataclasses
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from dae_utils.artifacts import pretrained_path, read_json, read_manifest
+from dae_utils.config import PAPER
+from dae_utils.data import VALIDATION_START
+from dae_utils.noise import add_gaussian_noise
+from dae_utils.recipes import (
+    BEST_DENOISER,
+    PAPER_RECIPE,
+    RECIPES,
+    SCHEMA_VERSION,
+    candidates_of,
+    dropout_candidates,
+    get_recipe,
+    load_split,
+    run,
+    select,
+)
+
+
+def test_recipe_names_are_unique_and_every_recipe_builds_a_denoiser():
+    names = [recipe.name for recipe in (*RECIPES, *dropout_candidates())]
+    assert len(set(names)) == len(names) and BEST_DENOISER not in names
+    for recipe in RECIPES:
+        assert recipe.build().output_shape == (None, 28, 28, 1)
+
+
+def test_the_paper_recipe_is_the_papers_settings():
+    assert PAPER_RECIPE.protocol == "paper" and PAPER_RECIPE.architecture == "paper"
+    assert (PAPER_RECIPE.noise_std, PAPER_RECIPE.epochs, PAPER_RECIPE.batch_size, PAPER_RECIPE.seed) == (
+        PAPER.noise_std, PAPER.epochs, PAPER.batch_size, PAPER.seed,
+    )  # fmt: skip
+    dropouts = [layer for layer in PAPER_RECIPE.build().layers if isinstance(layer, keras.layers.Dropout)]
+    assert [layer.rate for layer in dropouts] == [PAPER.dropout_rate] * 2
+
+
+def test_dropout_candidates_differ_only_in_the_rate():
+    rates = [recipe.dropout_rate for recipe in dropout_candidates()]
+    assert PAPER.dropout_rate in rates and len(set(rates)) == len(rates)
+    for recipe in dropout_candidates():
+        assert dataclasses.replace(recipe, name="x", title="x", dropout_rate=None) == dataclasses.replace(
+            get_recipe("paper_validation"), name="x", title="x"
+        )
+
+
+def test_a_recipe_width_reaches_the_builder():
+    wide, default = get_recipe("unet_wide").build(), get_recipe("unet").build()
+    assert wide.get_layer("encoder_1_conv_1").filters == 32 and default.get_layer("encoder_1_conv_1").filters == 16
+
+
+def test_the_cosine_learning_rate_falls_from_0_001_to_0_00001():
+    config = get_recipe("unet_wide").optimizer(steps=100).get_config()["learning_rate"]
+    schedule = keras.optimizers.schedules.deserialize(config)
+    assert [float(schedule(step)) for step in (0, 50, 100)] == pytest.approx([0.001, 0.000505, 0.00001], rel=1e-5)
+    assert float(get_recipe("unet").optimizer(steps=100).learning_rate) == pytest.approx(0.001)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"learning_rate": "linear"}, "Received: learning_rate='linear'"),
+        ({"precision": "float16"}, "Received: precision='float16'"),
+        ({"protocol": "test"}, "Received: protocol='test'"),
+        ({"architecture": "resnet"}, "Received: architecture='resnet'"),
+        ({"noise_std": (0.1, 0.9)}, "fresh_noise=True"),
+        ({"architecture": "unet", "dropout_rate": 0.2}, "only the paper's model"),
+    ],
+)
+def test_a_bad_recipe_is_refused_with_what_was_received(changes, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        dataclasses.replace(get_recipe("paper_validation"), **changes)
+
+
+def test_an_unknown_name_lists_the_known_ones():
+    with pytest.raises(ValueError, match="unet"):
+        get_recipe("resnet")
+    with pytest.raises(ValueError, match="best_denoiser"):
+        candidates_of("worst")
+
+
+def test_a_bfloat16_build_computes_in_bfloat16_outputs_float32_and_restores_the_policy():
+    model = get_recipe("unet").build(precision="mixed_bfloat16")
+    assert model.get_layer("encoder_1_conv_1").compute_dtype == "bfloat16"
+    assert model.get_layer("encoder_1_conv_1").variable_dtype == "float32"
+    assert model.get_layer("denoised_image").compute_dtype == "float32"
+    assert keras.mixed_precision.global_policy().name == "float32"
+    with pytest.raises(ValueError, match="Received: precision='float16'"):
+        get_recipe("unet").build(precision="float16")
+
+
+# ------------------------------------------------------------------ run and select, synthetic data
+
+
+def _tiny(name, **changes):
+    return dataclasses.replace(get_recipe(name), epochs=1, batch_size=32, **changes)
+
+
+def test_run_writes_a_model_a_history_and_a_manifest_of_the_schema(synthetic, tmp_path, capsys):
+    manifest = run(_tiny("residual"), output_dir=tmp_path, work_dir=tmp_path / "run", command="test")
+    assert read_manifest(tmp_path / "residual.keras") == manifest
+    assert manifest["schema_version"] == SCHEMA_VERSION and manifest["kind"] == "checkpoint"
+    assert manifest["recipe"] == _tiny("residual").to_dict() and manifest["command"] == "test"
+    assert manifest["data"]["fit_images"] == 64 and manifest["data"]["validation_images"].startswith(
+        f"{VALIDATION_START:,}"
+    )
+    metrics = manifest["metrics"]
+    assert metrics["validation"]["n"] == 32 and metrics["test"]["n"] == PAPER.eval_limit + 20
+    assert metrics["test_first"]["n"] == PAPER.eval_limit
+    assert manifest["multiply_adds"] > 0 and manifest["training_seconds"] > 0 and manifest["epochs"] == 1
+    history = read_json(tmp_path / "residual_history.json")
+    assert history["loss"] == [manifest["final_loss"]]
+    model = keras.models.load_model(tmp_path / "residual.keras", safe_mode=True, compile=False)
+    assert model.count_params() == manifest["parameters"]
+    assert sorted(path.name for path in (tmp_path / "run").iterdir()) == ["history.json"]  # no second model
+    assert "epoch   1/1" in capsys.readouterr().out
+
+
+def test_the_paper_protocol_fits_on_every_training_image_and_has_no_validation_score(synthetic, tmp_path):
+    manifest = run(_tiny("paper_autoencoder"), output_dir=tmp_path, work_dir=tmp_path / "run", command="test")
+    assert manifest["data"]["fit_images"] == 96 and manifest["data"]["validation_images"] is None
+    assert manifest["metrics"]["validation"] is None and manifest["data"]["loss_curve"].startswith("test images")
+    with pytest.raises(ValueError, match="protocol 'paper'"):
+        select(BEST_DENOISER, directory=tmp_path, command="test", candidates=["paper_autoencoder"])
+
+
+def test_the_same_recipe_gives_the_same_weights(synthetic, tmp_path):
+    for folder in ("a", "b"):
+        run(_tiny("paper_fresh_noise"), output_dir=tmp_path / folder, work_dir=tmp_path / folder / "run", command="t")
+    first, second = (keras.models.load_model(tmp_path / f / "paper_fresh_noise.keras") for f in ("a", "b"))
+    for a, b in zip(first.get_weights(), second.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_bfloat16_recipe_is_saved_as_a_float32_model(synthetic, tmp_path):
+    tiny = _tiny("unet_64", filters=4)
+    manifest = run(tiny, output_dir=tmp_path, work_dir=tmp_path / "run", command="test")
+    assert manifest["recipe"]["precision"] == "mixed_bfloat16"
+    model = keras.models.load_model(tmp_path / "unet_64.keras", safe_mode=True, compile=False)
+    assert {layer.compute_dtype for layer in model.layers} == {"float32"}
+    assert keras.mixed_precision.global_policy().name == "float32"
+
+
+@pytest.fixture
+def two_runs(synthetic, tmp_path):
+    for name in ("residual", "paper_validation"):
+        run(_tiny(name), output_dir=tmp_path, work_dir=tmp_path / "runs" / name, command="test")
+    return tmp_path
+
+
+def test_select_points_at_the_best_validation_score_and_moves_no_file(two_runs):
+    before = sorted(path.name for path in two_runs.glob("*.keras"))
+    record = select(BEST_DENOISER, directory=two_runs, command="test", candidates=["residual", "paper_validation"])
+    scores = {name: c["validation"]["psnr"]["mean"] for name, c in record["candidates"].items()}
+    assert record["chosen"] == max(scores, key=scores.get) and record["model"] == f"{record['chosen']}.keras"
+    assert record["schema_version"] == SCHEMA_VERSION and record["kind"] == "selection"
+    assert sorted(path.name for path in two_runs.glob("*.keras")) == before
+    assert read_json(two_runs / "best_denoiser.json") == json.loads(json.dumps(record))
+    assert pretrained_path(BEST_DENOISER, directory=two_runs) == two_runs / record["model"]
+
+
+def test_select_follows_the_validation_score(two_runs):
+    loser = min(("residual", "paper_validation"), key=lambda n: read_manifest(two_runs / f"{n}.keras")["final_loss"])
+    manifest = read_manifest(two_runs / f"{loser}.keras")
+    manifest["metrics"]["validation"]["psnr"]["mean"] = 99.0
+    (two_runs / f"{loser}.json").write_text(json.dumps(manifest))
+    record = select(BEST_DENOISER, directory=two_runs, command="t", candidates=["residual", "paper_validation"])
+    assert record["chosen"] == loser
+
+
+def test_a_missing_candidate_says_how_to_train_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="python -m dae_utils train unet"):
+        select(BEST_DENOISER, directory=tmp_path, command="test")
+
+
+# ------------------------------------------------------------------------------- the real split
+
+
+@pytest.mark.slow
+def test_the_split_is_the_books_protocol():
+    split = load_split("mnist", fit_size=1000)
+    assert len(split["fit_clean"]) == 1000 and len(split["val_clean"]) == 60_000 - VALIDATION_START
+    np.testing.assert_array_equal(split["val_noisy"], split["train_noisy"][VALIDATION_START:])
+    np.testing.assert_array_equal(
+        split["train_noisy"][:10], add_gaussian_noise(split["train_clean"][:10], seed=PAPER.train_noise_seed)
+    )
+    assert len(split["test_clean"]) == 10_000 and split["val_labels"].dtype == np.uint8
