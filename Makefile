@@ -51,7 +51,7 @@ test-fast: $(STAMP)
 TORCH := torch==2.13.0
 test-backends: data
 	$(PY) -m pip install --quiet $(TORCH)
-	$(PY) -m pytest tests/test_backends.py -q
+	$(PY) -m pytest tests/test_backends.py -q -k torch
 
 # Hours of CPU (about 5.5 h on two cores). Every model is a recipe (dae_utils/recipes.py) trained by
 # `python -m dae_utils train NAME`: first the dropout candidates (the chosen rate must then be

@@ -49,8 +49,13 @@ def glued(notebook: Path) -> dict:
     for cell in nbformat.read(notebook, as_version=4).cells:
         for output in cell.get("outputs", []):
             name = output.get("metadata", {}).get("scrapbook", {}).get("name")
-            if name:
-                values[name] = ast.literal_eval(output["data"]["text/plain"])
+            data = output.get("data", {})
+            text = data.get("application/papermill.record/text/plain", data.get("text/plain"))
+            if name and text is not None:
+                try:
+                    values[name] = ast.literal_eval(text)
+                except (ValueError, SyntaxError):  # not a literal (a figure's repr, say): keep the text
+                    values[name] = text
     return values
 
 
