@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from dae_utils._validation import check_image_batch, check_same_shape
+from dae_utils._validation import check_image_batch, check_positive_int, check_same_shape
 
 __all__ = ["Evaluation", "Summary", "evaluate", "psnr_per_image", "ssim_per_image", "summarize"]
 
@@ -92,8 +92,8 @@ class Evaluation:
 
     def first(self, n: int) -> Evaluation:
         """The evaluation of the first ``n`` images alone (the paper's metric: the first 100 test images)."""
-        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(self.psnr_per_image):
-            raise ValueError(f"Expected n between 1 and {len(self.psnr_per_image)}. Received: n={n!r}")
+        if check_positive_int(n, name="n") > len(self.psnr_per_image):
+            raise ValueError(f"Expected n of at most {len(self.psnr_per_image)} (the images scored). Received: n={n}")
         psnr, ssim = self.psnr_per_image[:n], self.ssim_per_image[:n]
         return Evaluation(psnr=summarize(psnr), ssim=summarize(ssim), psnr_per_image=psnr, ssim_per_image=ssim)
 

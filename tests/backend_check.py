@@ -29,7 +29,7 @@ def train_twice(split: dict, folder: Path) -> tuple[bool, float]:
     weights = []
     for attempt in range(2):
         set_seed(recipe.seed)
-        model = keras.Model.from_config(recipe.build().get_config())
+        model = recipe.build()
         model.compile(optimizer=recipe.optimizer(steps=1), loss=recipe.loss)
         images = slice(0, 512)
         fit(

@@ -74,3 +74,11 @@ def test_ssim_needs_images_of_at_least_seven_pixels():
 def test_summarize_rejects_bad_values(values):
     with pytest.raises(ValueError, match="1-D"):
         summarize(values)
+
+
+def test_first_n_equals_scoring_the_first_n_images_alone(digits, rng):
+    denoised = np.clip(digits + rng.normal(0, 0.1, digits.shape), 0, 1).astype("float32")
+    whole, head = evaluate(digits, denoised).first(3), evaluate(digits[:3], denoised[:3])
+    assert whole.psnr == head.psnr and whole.ssim == head.ssim
+    with pytest.raises(ValueError, match="at most 8"):
+        evaluate(digits, denoised).first(9)
