@@ -124,3 +124,24 @@ def test_the_chapters_past_the_paper_glued_their_results(quick_build):
     assert budget["best_title"] == get_recipe(chosen).title and budget["best_macs_ratio"] > 1
     robustness = glued(executed / "08_robustness.ipynb")
     assert {"blind_gain_low", "fashion_own_psnr", "fashion_on_digits_psnr"} <= set(robustness)
+
+
+@pytest.mark.notebooks
+def test_every_solution_with_code_was_executed_in_the_quick_chain(quick_build):
+    """Solutions with code are gated (solution-start ... solution-end), so their cells run in the chain;
+    a plain {solution} directive may hold prose only."""
+    executed_solutions = 0
+    for path in NOTEBOOKS:
+        notebook = nbformat.read(quick_build / "executed" / "notebooks" / path.name, as_version=4)
+        inside = False
+        for cell in notebook.cells:
+            if cell.cell_type == "markdown":
+                assert "```python" not in cell.source, f"{path.name}: code in a prose solution is never run"
+                start, end = cell.source.rfind("{solution-start}"), cell.source.rfind("{solution-end}")
+                if start != end:  # one of them is in this cell: the later one decides
+                    inside = start > end
+            elif inside:
+                assert cell.execution_count is not None, f"{path.name}: a solution cell did not run"
+                assert not [o for o in cell.outputs if o.output_type == "error"], f"{path.name}: a solution failed"
+                executed_solutions += 1
+    assert executed_solutions >= len(NOTEBOOKS)

@@ -51,6 +51,7 @@ PROFILES = {
             "EPOCHS": QUICK.epochs,
             "TRAIN_SIZE": QUICK.train_size,
             "DEMO_SIZE": 500,
+            "LOSS_CHECK_SIZE": 2000,
             "VALIDATION_SIZE": 10,
             "TEST_SIZE": 20,
             "LINEAR_TRAIN_SIZE": 300,
