@@ -87,10 +87,11 @@ def _train(args: argparse.Namespace) -> None:
     work_dir = args.work_dir or Path("artifacts") / "runs" / args.name
     manifest = run(recipe, output_dir=args.output_dir, work_dir=work_dir, command=_command_line(args))
     print(f"Saved {args.output_dir / manifest['model']} ({manifest['training_seconds']:.0f} s of training)")
-    for key in ("validation", "test", "test_first"):
-        scores = manifest["metrics"][key]
-        if scores:
+    for key, scores in manifest["metrics"].items():
+        if isinstance(scores, dict) and "psnr" in scores:
             print(f"{key}: PSNR {scores['psnr']['mean']:.2f} dB  SSIM {scores['ssim']['mean']:.4f} (n={scores['n']})")
+        elif isinstance(scores, dict):  # the classifier's accuracy, the generator's sample scores
+            print(f"{key}: {json.dumps(scores)}")
 
 
 def _select(args: argparse.Namespace) -> None:

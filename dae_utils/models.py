@@ -17,7 +17,17 @@ from typing import Any
 from dae_utils._validation import check_fraction, check_positive_int
 from dae_utils.config import PAPER
 
-__all__ = ["build_paper_autoencoder", "build_residual_denoiser", "build_unet", "multiply_adds"]
+__all__ = [
+    "FEATURES_LAYER",
+    "build_classifier",
+    "build_paper_autoencoder",
+    "build_residual_denoiser",
+    "build_unet",
+    "multiply_adds",
+]
+
+#: Name of the classifier's penultimate layer, whose outputs are the features of the Frechet distance.
+FEATURES_LAYER = "features"
 
 
 def build_paper_autoencoder(
@@ -186,6 +196,42 @@ def build_residual_denoiser(
     noise = keras.layers.Conv2D(1, 3, padding="same", name="estimated_noise")(x)
     x = keras.layers.Subtract(name="subtract_noise")([inputs, noise])
     outputs = keras.layers.ReLU(max_value=1.0, name="denoised_image", dtype="float32")(x)  # clip to [0, 1]
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_classifier(
+    *,
+    input_shape: tuple[int, int, int] = (28, 28, 1),
+    filters: int = 32,
+    dropout_rate: float = 0.25,
+    name: str = "mnist_classifier",
+) -> Any:
+    """Build a small digit classifier (uncompiled): Part III's judge of generated digits.
+
+    Two blocks of [3x3 conv, 3x3 conv (ReLU), 2x2 max pooling, dropout] with ``filters`` then
+    ``2 * filters`` channels, a 128-unit ReLU layer named :data:`FEATURES_LAYER` (the features of
+    the Frechet distance), dropout, and a 10-way softmax.
+
+    Returns:
+        An uncompiled :class:`keras.Model` mapping (None, 28, 28, 1) images in [0, 1] to (None, 10)
+        class probabilities.
+    """
+    import keras
+
+    filters = check_positive_int(filters, name="filters")
+    dropout_rate = check_fraction(dropout_rate, name="dropout_rate")
+    _check_input_shape(input_shape, multiple=4)
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = inputs
+    for level, width in enumerate((filters, 2 * filters), start=1):
+        for index in (1, 2):
+            x = keras.layers.Conv2D(width, 3, padding="same", activation="relu", name=f"block_{level}_conv_{index}")(x)
+        x = keras.layers.MaxPooling2D(2, name=f"block_{level}_pool")(x)
+        x = keras.layers.Dropout(dropout_rate, name=f"block_{level}_dropout")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(128, activation="relu", name=FEATURES_LAYER)(x)
+    x = keras.layers.Dropout(2 * dropout_rate, name="features_dropout")(x)
+    outputs = keras.layers.Dense(10, activation="softmax", name="class_probabilities", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
 
 

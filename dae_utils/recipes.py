@@ -17,6 +17,12 @@ Two protocols (:data:`PROTOCOLS`):
   is drawn on the noisy test images, as in the paper's figure, and nothing is chosen on it (the
   model kept is the last epoch's). Such a run has no validation score and is never a candidate.
 
+Two recipes are not denoisers of the paper's task: ``mnist_classifier`` (architecture
+``"classifier"``), the judge of Part III's generated digits, scored by its accuracy; and
+``edm_digits`` (architecture ``"edm_unet"``), Part III's noise- and class-conditional denoiser,
+trained on EDM's batches (:func:`~dae_utils.generative.edm_batches`) and scored by the digits it
+generates (:func:`~dae_utils.sample_quality.score_generator`, which needs the classifier).
+
 ``python -m dae_utils train NAME`` runs a recipe of :data:`RECIPES` into
 ``dae_utils/pretrained/``; ``python -m dae_utils select best_denoiser`` chooses among them.
 """
@@ -62,10 +68,16 @@ SCHEMA_VERSION = 2
 PRECISIONS = ("float32", "mixed_bfloat16")
 #: Where a recipe fits, follows its loss and is ranked (see the module docstring).
 PROTOCOLS = ("validation", "paper")
-ARCHITECTURES = ("paper", "unet", "residual")
-LOSSES = ("binary_crossentropy", "mean_squared_error")
+#: Architectures of the paper's task (noisy image in, clean image out).
+DENOISER_ARCHITECTURES = ("paper", "unet", "residual")
+ARCHITECTURES = (*DENOISER_ARCHITECTURES, "classifier", "edm_unet")
+LOSSES = ("binary_crossentropy", "mean_squared_error", "sparse_categorical_crossentropy")
+#: The only loss that each architecture past the paper's task trains with.
+_FIXED_LOSS = {"classifier": "sparse_categorical_crossentropy", "edm_unet": "mean_squared_error"}
 LEARNING_RATES = ("constant", "cosine")
 DATASETS = ("mnist", "fashion_mnist")
+#: The recipe whose checkpoint judges generated digits (Part III).
+CLASSIFIER = "mnist_classifier"
 #: Selection records (``NAME.json``) that :func:`select` writes.
 BEST_DENOISER = "best_denoiser"
 DROPOUT_SELECTION = "dropout_selection"
@@ -79,9 +91,13 @@ class Recipe:
         name: File stem of its checkpoint, e.g. ``"unet"``.
         title: What the book calls it.
         architecture: ``"paper"`` (:func:`~dae_utils.models.build_paper_autoencoder`),
-            ``"unet"`` (:func:`~dae_utils.models.build_unet`) or ``"residual"``
-            (:func:`~dae_utils.models.build_residual_denoiser`).
-        loss: Keras loss name: ``"binary_crossentropy"`` (the paper's) or ``"mean_squared_error"``.
+            ``"unet"`` (:func:`~dae_utils.models.build_unet`), ``"residual"``
+            (:func:`~dae_utils.models.build_residual_denoiser`), ``"classifier"``
+            (:func:`~dae_utils.models.build_classifier`) or ``"edm_unet"``
+            (:func:`~dae_utils.generative.build_edm_unet`).
+        loss: Keras loss name: ``"binary_crossentropy"`` (the paper's) or ``"mean_squared_error"``;
+            the classifier's is ``"sparse_categorical_crossentropy"``, EDM's ``"mean_squared_error"``
+            (of the effective target, which is EDM's weighted loss).
         fresh_noise: Draw new noise for every batch instead of once (the paper: once).
         noise_std: Training noise std, or a ``(low, high)`` range drawn per image (fresh noise only).
         dataset: ``"mnist"`` or ``"fashion_mnist"``.
@@ -131,6 +147,12 @@ class Recipe:
         for field in ("epochs", "batch_size", *(("fit_size",) if self.fit_size is not None else ())):
             check_positive_int(getattr(self, field), name=field)
         check_seed(self.seed)
+        fixed_loss = _FIXED_LOSS.get(self.architecture)
+        if (fixed_loss and self.loss != fixed_loss) or (not fixed_loss and self.loss == LOSSES[2]):
+            expected = repr(fixed_loss) if fixed_loss else "'binary_crossentropy' or 'mean_squared_error'"
+            raise ValueError(
+                f"Expected loss {expected} for architecture {self.architecture!r}. Received: loss={self.loss!r}"
+            )
         if isinstance(self.noise_std, tuple) and not self.fresh_noise:
             raise ValueError(
                 "Expected a single noise_std for noise drawn once (a range needs fresh_noise=True). "
@@ -162,10 +184,14 @@ class Recipe:
 
         if precision not in PRECISIONS:
             raise ValueError(f"Expected precision 'float32' or 'mixed_bfloat16'. Received: precision={precision!r}")
+        from dae_utils.generative import build_edm_unet
+
         builders = {
             "paper": models.build_paper_autoencoder,
             "unet": models.build_unet,
             "residual": models.build_residual_denoiser,
+            "classifier": models.build_classifier,
+            "edm_unet": build_edm_unet,
         }
         options: dict[str, Any] = {} if self.filters is None else {"filters": self.filters}
         if self.dropout_rate is not None:
@@ -220,6 +246,26 @@ RECIPES: tuple[Recipe, ...] = (
         precision="mixed_bfloat16",
         epochs=36,
     ),
+    # Part III. The classifier comes first: scoring the generator needs it.
+    Recipe(
+        "mnist_classifier",
+        "digit classifier (Part III's judge)",
+        "classifier",
+        "sparse_categorical_crossentropy",
+        learning_rate="cosine",
+        epochs=8,
+    ),
+    Recipe(
+        "edm_digits",
+        "class-conditional EDM denoiser, all noise levels, bfloat16",
+        "edm_unet",
+        "mean_squared_error",
+        fresh_noise=True,
+        filters=32,
+        learning_rate="cosine",
+        precision="mixed_bfloat16",
+        epochs=20,
+    ),
 )
 
 #: The dropout rates tried for the paper's model (the paper gives none).
@@ -246,7 +292,11 @@ def get_recipe(name: str) -> Recipe:
 
 #: Selection records and the candidates each one ranks (by validation PSNR).
 SELECTIONS = {
-    BEST_DENOISER: lambda: tuple(r.name for r in RECIPES if r.dataset == "mnist" and r.protocol == "validation"),
+    BEST_DENOISER: lambda: tuple(
+        r.name
+        for r in RECIPES
+        if r.dataset == "mnist" and r.protocol == "validation" and r.architecture in DENOISER_ARCHITECTURES
+    ),
     DROPOUT_SELECTION: lambda: tuple(r.name for r in dropout_candidates()),
 }
 
@@ -313,8 +363,24 @@ def _fit_set(recipe: Recipe, split: dict[str, np.ndarray]) -> tuple[np.ndarray, 
     return noisy, clean
 
 
-def _loss_curve_set(recipe: Recipe, split: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(noisy, clean) images whose loss is followed after every epoch."""
+def _fit_examples(recipe: Recipe, split: dict[str, np.ndarray]) -> Any:
+    """What the classifier (images, labels) and EDM (:func:`~dae_utils.generative.edm_batches`) fit on."""
+    if recipe.architecture == "classifier":
+        return split["fit_clean"], split["fit_labels"]
+    from dae_utils.generative import edm_batches
+
+    return edm_batches(split["fit_clean"], split["fit_labels"], batch_size=recipe.batch_size, seed=recipe.seed)
+
+
+def _loss_curve_set(recipe: Recipe, split: dict[str, np.ndarray]) -> tuple:
+    """(input, target) whose loss is followed after every epoch: the noisy and clean images, the
+    classifier's validation images and labels, or one fixed EDM draw on the validation images."""
+    if recipe.architecture == "classifier":
+        return split["val_clean"], split["val_labels"]
+    if recipe.architecture == "edm_unet":
+        from dae_utils.generative import edm_validation_set
+
+        return edm_validation_set(split["val_clean"], split["val_labels"], seed=recipe.seed)
     if recipe.protocol == "paper":
         return split["test_noisy"], split["test_clean"]
     return split["val_noisy"], split["val_clean"]
@@ -356,7 +422,7 @@ def run(recipe: Recipe | str, *, output_dir: str | Path, work_dir: str | Path, c
     Returns:
         The manifest (also written to ``output_dir / NAME.json``).
     """
-    from dae_utils.training import fit, fit_fresh_noise, set_seed
+    from dae_utils.training import fit, fit_examples, fit_fresh_noise, set_seed
 
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     if not isinstance(recipe, Recipe):
@@ -366,7 +432,8 @@ def run(recipe: Recipe | str, *, output_dir: str | Path, work_dir: str | Path, c
     set_seed(recipe.seed)
     model = recipe.build(precision=recipe.precision)
     steps = recipe.epochs * math.ceil(len(clean) / recipe.batch_size)  # batches in the whole run
-    model.compile(optimizer=recipe.optimizer(steps=steps), loss=recipe.loss)
+    metrics = ["accuracy"] if recipe.architecture == "classifier" else None
+    model.compile(optimizer=recipe.optimizer(steps=steps), loss=recipe.loss, metrics=metrics)
     options = {
         "validation_data": _loss_curve_set(recipe, split),
         "epochs": recipe.epochs,
@@ -374,7 +441,9 @@ def run(recipe: Recipe | str, *, output_dir: str | Path, work_dir: str | Path, c
         "seed": recipe.seed,
         "output_dir": work_dir,
     }
-    if recipe.fresh_noise:
+    if recipe.architecture in _FIXED_LOSS:  # the classifier and EDM: not (noisy, clean) pairs
+        result = fit_examples(model, _fit_examples(recipe, split), **options)
+    elif recipe.fresh_noise:
         result = fit_fresh_noise(model, clean, noise_std=recipe.noise_std, **options)
     else:
         result = fit(model, noisy, clean, **options)
@@ -385,6 +454,21 @@ def run(recipe: Recipe | str, *, output_dir: str | Path, work_dir: str | Path, c
 
 
 def _scores(recipe: Recipe, model: Any, split: dict[str, np.ndarray]) -> dict:
+    if recipe.architecture == "classifier":
+        from dae_utils.sample_quality import classifier_accuracy
+
+        return {
+            "validation": {"accuracy": classifier_accuracy(model, split["val_clean"], split["val_labels"])},
+            "test": {"accuracy": classifier_accuracy(model, split["test_clean"], split["test_labels"])},
+        }
+    if recipe.architecture == "edm_unet":
+        from dae_utils.artifacts import load_model, pretrained_path
+        from dae_utils.sample_quality import GENERATION_SAMPLES, score_generator
+
+        classifier = load_model(pretrained_path(CLASSIFIER))
+        # A quick run (``fit_size``) generates as many digits as it fit on, at most GENERATION_SAMPLES.
+        samples = GENERATION_SAMPLES if recipe.fit_size is None else min(GENERATION_SAMPLES, recipe.fit_size)
+        return score_generator(model, classifier, split, seed=recipe.seed, samples=samples)
     from dae_utils.evaluation import evaluate_model
 
     test = evaluate_model(model, split["test_clean"], split["test_noisy"])

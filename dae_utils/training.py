@@ -31,7 +31,7 @@ from dae_utils._validation import (
 )
 from dae_utils.artifacts import atomic_write_json
 
-__all__ = ["TrainingResult", "fit", "fit_fresh_noise", "fresh_noise_batches", "set_seed"]
+__all__ = ["TrainingResult", "fit", "fit_examples", "fit_fresh_noise", "fresh_noise_batches", "set_seed"]
 
 
 def set_seed(seed: int) -> None:
@@ -189,10 +189,17 @@ def _fit(
     output_dir: str | Path,
     callbacks: list[Any] | None = None,
 ) -> TrainingResult:
+    import keras
+
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     set_seed(seed)
-    all_callbacks = list(callbacks or []) + _make_callbacks(output_dir, epochs)
+    callbacks = list(callbacks or [])
+    if hasattr(training, "set_epoch"):  # a dataset that draws new examples every epoch
+        callbacks.append(
+            keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs=None: training.set_epoch(epoch))
+        )
+    all_callbacks = callbacks + _make_callbacks(output_dir, epochs)
     if isinstance(training, tuple):  # arrays: Keras batches and shuffles them
         inputs, targets = training
         options = {"x": inputs, "y": targets, "batch_size": batch_size, "shuffle": True}
@@ -286,18 +293,52 @@ def fit_fresh_noise(
     Returns:
         A :class:`TrainingResult`.
     """
-    import keras
 
     validation, epochs, batch_size = _check_fit_arguments(model, validation_data, epochs, batch_size)
     batches = fresh_noise_batches(clean_images, noise_std=noise_std, batch_size=batch_size, seed=seed)
-    new_epoch = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs=None: batches.set_epoch(epoch))
+    return _fit(
+        model, batches, validation=validation, epochs=epochs, batch_size=batch_size, seed=seed, output_dir=output_dir
+    )
+
+
+def fit_examples(
+    model: Any,
+    examples: Any,
+    *,
+    validation_data: tuple,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    output_dir: str | Path,
+) -> TrainingResult:
+    """Like :func:`fit`, for models that are not (noisy, clean) denoisers: Part III's classifier and EDM.
+
+    Args:
+        model: A compiled :class:`keras.Model`.
+        examples: An ``(inputs, targets)`` pair of arrays, or a :class:`keras.utils.PyDataset`
+            that makes its own batches (with ``set_epoch(e)`` if it draws new ones every epoch,
+            like :func:`dae_utils.generative.edm_batches`).
+        validation_data: ``(inputs, targets)`` evaluated after each epoch.
+        epochs, batch_size, seed, output_dir: As in :func:`fit`.
+    """
+    import keras
+
+    if not (isinstance(validation_data, tuple) and len(validation_data) == 2):
+        raise TypeError(
+            f"Expected `validation_data` to be an (inputs, targets) tuple. Received: {type(validation_data)}"
+        )
+    if not (isinstance(examples, keras.utils.PyDataset) or (isinstance(examples, tuple) and len(examples) == 2)):
+        raise TypeError(f"Expected an (inputs, targets) tuple or a keras.utils.PyDataset. Received: {type(examples)}")
+    epochs = check_positive_int(epochs, name="epochs")
+    batch_size = check_positive_int(batch_size, name="batch_size")
+    if not getattr(model, "compiled", False):
+        raise ValueError("Expected a compiled model. Call `model.compile(optimizer=..., loss=...)` first.")
     return _fit(
         model,
-        batches,
-        validation=validation,
+        examples,
+        validation=validation_data,
         epochs=epochs,
         batch_size=batch_size,
         seed=seed,
         output_dir=output_dir,
-        callbacks=[new_epoch],
     )
