@@ -15,16 +15,21 @@ from dae_utils._validation import check_image_batch, check_positive_int
 
 __all__ = [
     "plot_architecture",
+    "plot_bars",
+    "plot_curves",
     "plot_denoising_rows",
     "plot_generalization_gap",
+    "plot_histograms",
     "plot_image_rows",
     "plot_loss_curves",
     "plot_metric_by_label",
     "plot_metric_vs_noise",
     "plot_noise_histogram",
     "plot_noise_sweep",
+    "plot_points",
     "plot_quality_vs_cost",
     "plot_score_spread",
+    "plot_signed_rows",
 ]
 
 
@@ -91,12 +96,18 @@ def plot_denoising_rows(
     return plot_image_rows({"Noisy": noisy[window], "Denoised": denoised[window], "Original": clean[window]}, n=n)
 
 
-def plot_loss_curves(history: Mapping[str, Sequence[float]], *, title: str = "Training and validation loss") -> Any:
+def plot_loss_curves(
+    history: Mapping[str, Sequence[float]],
+    *,
+    title: str = "Training and validation loss",
+    ylabel: str = "binary cross-entropy",
+) -> Any:
     """The paper's figure 3: loss per epoch on the training and validation sets.
 
     Args:
         history: A ``History.history``-like mapping with ``loss`` and,
             optionally, ``val_loss``.
+        title, ylabel: The title and the loss's name.
     """
     if not isinstance(history, Mapping) or "loss" not in history or not len(history["loss"]):
         raise ValueError("Expected `history` to map 'loss' (and optionally 'val_loss') to per-epoch values.")
@@ -107,7 +118,7 @@ def plot_loss_curves(history: Mapping[str, Sequence[float]], *, title: str = "Tr
     if "val_loss" in history:
         axis.plot(epochs, history["val_loss"], marker="s", label="validation loss")
     axis.set_xlabel("epoch")
-    axis.set_ylabel("binary cross-entropy")
+    axis.set_ylabel(ylabel)
     axis.set_title(title)
     axis.xaxis.get_major_locator().set_params(integer=True)
     axis.grid(alpha=0.3)
@@ -359,4 +370,140 @@ def plot_metric_vs_noise(
     axis.set_ylabel(metric)
     axis.grid(alpha=0.3)
     axis.legend(fontsize="small")
+    return figure
+
+
+# ------------------------------------------------------------------------------------ Part III
+
+
+def plot_curves(
+    x: Sequence[float],
+    curves: Mapping[str, Sequence[float]],
+    *,
+    xlabel: str,
+    ylabel: str,
+    logx: bool = False,
+    title: str | None = None,
+    styles: Mapping[str, str] | None = None,
+) -> Any:
+    """Several curves over one x axis (quality against steps, the 1-D Tweedie check, ...).
+
+    Args:
+        x: The x values, shared by every curve.
+        curves: Label -> one y value per x.
+        xlabel, ylabel, title: Axis labels and an optional title.
+        logx: Logarithmic x axis.
+        styles: Label -> a Matplotlib format string (e.g. ``"--"``); default: line with markers
+            for up to 30 points, plain line beyond.
+    """
+    _check_mapping(curves, name="curves", expected="labels to values")
+    x = np.asarray(x, dtype=float)
+    figure = _figure(6.5, 4)
+    axis = figure.subplots()
+    for label, values in curves.items():
+        if len(values) != len(x):
+            raise ValueError(f"Expected {len(x)} values for {label!r}, one per x. Received: {len(values)}")
+        style = (styles or {}).get(label, "o-" if len(x) <= 30 else "-")
+        axis.plot(x, values, style, label=label)
+    if logx:
+        axis.set_xscale("log")
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    if title:
+        axis.set_title(title)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize="small")
+    return figure
+
+
+def plot_signed_rows(
+    images: Mapping[str, np.ndarray], signed: Mapping[str, np.ndarray], *, n: int = 8, cell_size: float = 1.1
+) -> Any:
+    """Rows of [0, 1] images, then rows of signed fields (a score, a residual) in blue-white-red.
+
+    Each signed row has its own symmetric colour range (white is 0, red positive, blue negative).
+    """
+    _check_mapping(images, name="images", expected="names to [0, 1] images")
+    _check_mapping(signed, name="signed", expected="names to signed arrays")
+    n = check_positive_int(n, name="n")
+    rows = list(images.items()) + list(signed.items())
+    figure = _figure(cell_size * n + 0.8, cell_size * len(rows))
+    axes = figure.subplots(len(rows), n, squeeze=False)
+    for row, (name, values) in enumerate(rows):
+        batch = np.asarray(values)
+        if len(batch) < n:
+            raise ValueError(f"Expected at least n={n} images in {name!r}. Received: {len(batch)}")
+        is_signed = name in signed
+        limit = float(np.abs(batch[:n]).max()) or 1.0
+        for column in range(n):
+            axis = axes[row, column]
+            options = (
+                {"cmap": "RdBu_r", "vmin": -limit, "vmax": limit}
+                if is_signed
+                else {"cmap": "gray", "vmin": 0.0, "vmax": 1.0}
+            )
+            axis.imshow(np.squeeze(batch[column]), interpolation="nearest", **options)
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if column == 0:
+                axis.set_ylabel(name, rotation=0, ha="right", va="center")
+    return figure
+
+
+def plot_histograms(samples: Mapping[str, np.ndarray], *, xlabel: str, bins: int = 50, title: str | None = None) -> Any:
+    """Overlaid density histograms of several sets of values (e.g. nearest-neighbour distances)."""
+    _check_mapping(samples, name="samples", expected="labels to value arrays")
+    bins = check_positive_int(bins, name="bins")
+    values = {label: np.ravel(np.asarray(array, dtype=float)) for label, array in samples.items()}
+    edges = np.histogram_bin_edges(np.concatenate(list(values.values())), bins=bins)
+    figure = _figure(6.5, 3.8)
+    axis = figure.subplots()
+    for label, array in values.items():
+        axis.hist(array, bins=edges, density=True, alpha=0.5, label=f"{label} (n={len(array):,})")
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel("density")
+    if title:
+        axis.set_title(title)
+    axis.legend(fontsize="small")
+    return figure
+
+
+def plot_bars(labels: Sequence[str], values: Sequence[float], *, ylabel: str, reference: float | None = None) -> Any:
+    """A bar per label, with an optional horizontal reference line (e.g. a uniform share)."""
+    if len(labels) != len(values):
+        raise ValueError(f"Expected one value per label. Received: {len(values)} values, {len(labels)} labels")
+    figure = _figure(6.5, 3.2)
+    axis = figure.subplots()
+    axis.bar([str(label) for label in labels], values, color="C0")
+    if reference is not None:
+        axis.axhline(reference, color="C3", linestyle="--", label=f"{reference:g}")
+        axis.legend(fontsize="small")
+    axis.set_ylabel(ylabel)
+    axis.grid(alpha=0.3, axis="y")
+    return figure
+
+
+def plot_points(
+    points: Mapping[str, tuple[float, float]],
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str | None = None,
+    connect: bool = False,
+) -> Any:
+    """Labelled points in a plane (a perception-distortion plot), optionally joined in order."""
+    _check_mapping(points, name="points", expected="labels to (x, y) pairs")
+    figure = _figure(6.5, 4.2)
+    axis = figure.subplots()
+    coordinates = np.array([tuple(map(float, point)) for point in points.values()])
+    if connect:
+        axis.plot(coordinates[:, 0], coordinates[:, 1], "-", color="0.7", zorder=1)
+    for index, (label, (x, y)) in enumerate(points.items()):
+        axis.scatter([x], [y], color=f"C{index % 10}", zorder=2)
+        axis.annotate(label, (x, y), textcoords="offset points", xytext=(5, 5), fontsize="small")
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    if title:
+        axis.set_title(title)
+    axis.grid(alpha=0.3)
     return figure

@@ -22,6 +22,7 @@ from dae_utils._validation import check_image_batch, check_positive_int, check_s
 __all__ = [
     "CONFIDENCE",
     "DEFAULT_GUIDANCE",
+    "FINGERPRINT_SAMPLES",
     "GENERATION_SAMPLES",
     "HEUN_STEPS",
     "PCA_COMPONENTS",
@@ -45,6 +46,8 @@ HEUN_STEPS = 18
 DEFAULT_GUIDANCE = 1.0
 #: Principal components of the PCA-Gaussian baseline.
 PCA_COMPONENTS = 50
+#: Samples whose classes and mean pixel the manifest keeps, so a test can regenerate and compare them.
+FINGERPRINT_SAMPLES = 100
 
 
 def classify(classifier: Any, images: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:
@@ -111,6 +114,7 @@ def pca_gaussian_images(
     flat = training_images.reshape(len(training_images), -1).astype(np.float64)
     mean = flat.mean(axis=0)
     _, singular, basis = np.linalg.svd(flat - mean, full_matrices=False)
+    components = min(components, len(singular))  # fewer training images than components: all there are
     scales = singular[:components] / np.sqrt(len(flat) - 1)
     codes = np.random.default_rng(check_seed(seed)).standard_normal((count, components)) * scales
     images = codes @ basis[:components] + mean
@@ -175,6 +179,10 @@ def score_generator(
     def distance_to_test(images: np.ndarray) -> float:
         return frechet_distance(features(classifier, images), test_features)
 
+    def fingerprint(images: np.ndarray, probabilities: np.ndarray) -> dict:
+        first = slice(0, min(FINGERPRINT_SAMPLES, samples))
+        return {"classes": probabilities[first].argmax(axis=1).tolist(), "mean_pixel": float(images[first].mean())}
+
     return {
         "settings": {"samples": samples, "sampler": "heun", "steps": steps, "guidance": guidance, "seed": seed},
         "unconditional": {
@@ -183,12 +191,14 @@ def score_generator(
             "frechet_distance": distance_to_test(unconditional),
             "nearest_training_distance": _summary(nearest_distances(unconditional, training)),
             "seconds_per_1000": round(1000 * unconditional_seconds / samples, 1),
+            "first_samples": fingerprint(unconditional, unconditional_probabilities),
         },
         "conditional": {
             "agreement": float(np.mean(conditional_probabilities.argmax(axis=1) == requested)),
             "confident_share": float(np.mean(conditional_probabilities.max(axis=1) >= CONFIDENCE)),
             "frechet_distance": distance_to_test(conditional),
             "seconds_per_1000": round(1000 * conditional_seconds / samples, 1),
+            "first_samples": fingerprint(conditional, conditional_probabilities),
         },
         "reference": {
             "frechet_floor": distance_to_test(training[:samples]),

@@ -10,7 +10,10 @@ asking the :class:`~dae_utils.generative.Denoiser` ``D(x; sigma)`` at every leve
   from the Gaussian that it would have if the clean image were ``D(x; sigma)``:
   mean ``D + (s'/s)**2 (x - D)``, std ``s' * sqrt(1 - (s'/s)**2)`` (the variance-exploding
   form of Ho et al.'s 2020 ancestral step). Started from a noisy image at its noise level, it
-  draws from the posterior of clean images given that noisy one.
+  draws from the posterior of clean images given that noisy one. Each step uses the denoiser's
+  mean where the clean image's whole posterior belongs, so with few steps the samples are a
+  little under-dispersed; ``tests/test_sampling.py`` measures it on Gaussian data, where the
+  posterior is known exactly (40 steps: spread 6% too small; 300 steps: 1%).
 
 Every sampler takes a ``callback(step, x, denoised)`` to watch it (the book's figures and widget).
 Images are on the model's [-1, 1] scale inside; the samplers return [0, 1] images.
@@ -18,6 +21,7 @@ Images are on the model's [-1, 1] scale inside; the samplers return [0, 1] image
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -115,7 +119,7 @@ def heun_sample(
     guidance = check_guidance(guidance)
     sigmas = edm_sigmas(steps, sigma_max=sigma_max)
     labels, x = _start(labels, count, None, sigmas[0], np.random.default_rng(check_seed(seed)))
-    for step, (sigma, next_sigma) in enumerate(zip(sigmas[:-1], sigmas[1:])):
+    for step, (sigma, next_sigma) in enumerate(itertools.pairwise(sigmas)):
         denoised = denoiser(x, sigma, labels, guidance=guidance)
         slope = (x - denoised) / sigma
         x_next = x + (next_sigma - sigma) * slope
@@ -159,7 +163,7 @@ def ancestral_sample(
     sigmas = edm_sigmas(steps, sigma_max=sigma_start, sigma_min=min(SIGMA_MIN, sigma_start))
     generator = np.random.default_rng(check_seed(seed))
     labels, x = _start(labels, count, start, sigmas[0], generator)
-    for step, (sigma, next_sigma) in enumerate(zip(sigmas[:-1], sigmas[1:])):
+    for step, (sigma, next_sigma) in enumerate(itertools.pairwise(sigmas)):
         denoised = denoiser(x, sigma, labels, guidance=guidance)
         ratio = (next_sigma / sigma) ** 2
         x = denoised + ratio * (x - denoised)

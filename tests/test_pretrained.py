@@ -12,6 +12,8 @@ from dae_utils.evaluation import evaluate_model, noisy_test_images
 from dae_utils.models import multiply_adds
 from dae_utils.recipes import (
     BEST_DENOISER,
+    CLASSIFIER,
+    DENOISER_ARCHITECTURES,
     DROPOUT_SELECTION,
     RECIPES,
     SCHEMA_VERSION,
@@ -19,6 +21,7 @@ from dae_utils.recipes import (
     get_recipe,
     load_split,
 )
+from dae_utils.sample_quality import classifier_accuracy
 
 CHECKPOINTS = sorted(PRETRAINED_DIR.glob("*.keras"))
 SELECTIONS = (BEST_DENOISER, DROPOUT_SELECTION)
@@ -46,8 +49,11 @@ def splits():
     return {dataset: load_split(dataset) for dataset in ("mnist", "fashion_mnist")}
 
 
+DENOISER_CHECKPOINTS = [path for path in CHECKPOINTS if get_recipe(path.stem).architecture in DENOISER_ARCHITECTURES]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("path", CHECKPOINTS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", DENOISER_CHECKPOINTS, ids=lambda p: p.stem)
 def test_checkpoint_still_scores_its_manifest(path, splits):
     manifest = read_manifest(path)
     split = splits[manifest["recipe"]["dataset"]]
@@ -108,3 +114,44 @@ def test_the_paper_checkpoint_beats_the_paper_on_the_first_100_averaged_over_uns
     draws = [evaluate_model(model, first, noisy_test_images(first, seed=seed)) for seed in UNSEEN_SEEDS]
     assert np.mean([draw.psnr.mean for draw in draws]) >= PAPER_RESULTS["psnr"]
     assert np.mean([draw.ssim.mean for draw in draws]) >= PAPER_RESULTS["ssim"]
+
+
+@pytest.mark.slow
+def test_the_classifier_still_scores_its_manifest_and_reaches_99_percent(splits):
+    manifest = read_manifest(pretrained_path(CLASSIFIER))
+    classifier = keras.models.load_model(pretrained_path(CLASSIFIER), safe_mode=True, compile=False)
+    split = splits["mnist"]
+    for key, prefix in (("validation", "val"), ("test", "test")):
+        measured = classifier_accuracy(classifier, split[f"{prefix}_clean"], split[f"{prefix}_labels"])
+        assert measured == pytest.approx(manifest["metrics"][key]["accuracy"], abs=1e-4)
+    assert manifest["metrics"]["test"]["accuracy"] >= 0.99
+
+
+@pytest.mark.slow
+def test_the_generator_regenerates_its_first_samples():
+    """The manifest keeps the classes and mean pixel of the first samples of each run; the same
+    seeds must give the same digits (the first samples' noise is the same whatever the count)."""
+    from dae_utils.generative import Denoiser
+    from dae_utils.sample_quality import FINGERPRINT_SAMPLES, classify
+    from dae_utils.sampling import heun_sample
+
+    manifest = read_manifest(pretrained_path("edm_digits"))
+    settings = manifest["metrics"]["settings"]
+    denoiser = Denoiser(keras.models.load_model(pretrained_path("edm_digits"), safe_mode=True, compile=False))
+    classifier = keras.models.load_model(pretrained_path(CLASSIFIER), safe_mode=True, compile=False)
+    count = min(FINGERPRINT_SAMPLES, settings["samples"])
+    runs = {
+        "unconditional": heun_sample(denoiser, count=count, steps=settings["steps"], seed=settings["seed"]),
+        "conditional": heun_sample(
+            denoiser,
+            np.arange(count) % 10,
+            steps=settings["steps"],
+            guidance=settings["guidance"],
+            seed=settings["seed"] + 1,
+        ),
+    }
+    for kind, images in runs.items():
+        recorded = manifest["metrics"][kind]["first_samples"]
+        classes = classify(classifier, images).argmax(axis=1)
+        assert np.mean(classes == np.array(recorded["classes"])) >= 0.98, kind
+        assert images.mean() == pytest.approx(recorded["mean_pixel"], abs=1e-3), kind

@@ -13,6 +13,7 @@ from dae_utils.data import VALIDATION_START
 from dae_utils.noise import add_gaussian_noise
 from dae_utils.recipes import (
     BEST_DENOISER,
+    CLASSIFIER,
     PAPER_RECIPE,
     RECIPES,
     SCHEMA_VERSION,
@@ -25,11 +26,19 @@ from dae_utils.recipes import (
 )
 
 
-def test_recipe_names_are_unique_and_every_recipe_builds_a_denoiser():
+def test_recipe_names_are_unique_and_every_recipe_builds_its_model():
     names = [recipe.name for recipe in (*RECIPES, *dropout_candidates())]
     assert len(set(names)) == len(names) and BEST_DENOISER not in names
+    expected = {"classifier": (None, 10), "edm_unet": (None, 28, 28, 1)}
     for recipe in RECIPES:
-        assert recipe.build().output_shape == (None, 28, 28, 1)
+        assert recipe.build().output_shape == expected.get(recipe.architecture, (None, 28, 28, 1)), recipe.name
+
+
+def test_part_three_comes_after_the_denoisers_and_the_classifier_before_the_generator():
+    architectures = [recipe.architecture for recipe in RECIPES]
+    assert architectures.index("classifier") < architectures.index("edm_unet")
+    assert get_recipe(CLASSIFIER).architecture == "classifier"
+    assert not set(candidates_of(BEST_DENOISER)) & {CLASSIFIER, "edm_digits"}
 
 
 def test_the_paper_recipe_is_the_papers_settings():
@@ -71,6 +80,9 @@ def test_the_cosine_learning_rate_falls_from_0_001_to_0_00001():
         ({"architecture": "resnet"}, "Received: architecture='resnet'"),
         ({"noise_std": (0.1, 0.9)}, "fresh_noise=True"),
         ({"architecture": "unet", "dropout_rate": 0.2}, "only the paper's model"),
+        ({"architecture": "classifier"}, "Expected loss 'sparse_categorical_crossentropy'"),
+        ({"architecture": "edm_unet"}, "Expected loss 'mean_squared_error'"),
+        ({"loss": "sparse_categorical_crossentropy"}, "for architecture 'paper'"),
     ],
 )
 def test_a_bad_recipe_is_refused_with_what_was_received(changes, message):
@@ -191,3 +203,24 @@ def test_the_split_is_the_books_protocol():
         split["train_noisy"][:10], add_gaussian_noise(split["train_clean"][:10], seed=PAPER.train_noise_seed)
     )
     assert len(split["test_clean"]) == 10_000 and split["val_labels"].dtype == np.uint8
+
+
+def test_the_classifier_and_the_generator_train_and_score_on_the_one_path(synthetic, tmp_path, monkeypatch):
+    """Part III's two models go through the same run: fit, score, save, one manifest schema. The
+    generator's scores need the classifier, found where checkpoints are looked up."""
+    monkeypatch.setenv("DAE_PRETRAINED_DIR", str(tmp_path))
+    classifier = run(_tiny(CLASSIFIER), output_dir=tmp_path, work_dir=tmp_path / "c", command="test")
+    assert set(classifier["metrics"]) == {"validation", "test"}
+    assert 0.0 <= classifier["metrics"]["test"]["accuracy"] <= 1.0
+    generator = run(
+        _tiny("edm_digits", filters=4, fit_size=12), output_dir=tmp_path, work_dir=tmp_path / "g", command="t"
+    )
+    assert generator["schema_version"] == SCHEMA_VERSION and generator["kind"] == "checkpoint"
+    scores = generator["metrics"]
+    assert scores["settings"]["samples"] == 12  # a quick run generates as many digits as it fit on
+    assert len(scores["unconditional"]["class_shares"]) == 10
+    assert sum(scores["unconditional"]["class_shares"]) == pytest.approx(1.0)
+    assert len(scores["conditional"]["first_samples"]["classes"]) == 12
+    assert scores["reference"]["frechet_floor"] >= 0
+    model = keras.models.load_model(tmp_path / "edm_digits.keras", safe_mode=True, compile=False)
+    assert {layer.compute_dtype for layer in model.layers} == {"float32"} and len(model.inputs) == 3

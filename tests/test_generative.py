@@ -1,0 +1,124 @@
+"""Part III's denoiser: EDM's preconditioning by hand, the training batches, guidance, bad input."""
+
+import numpy as np
+import pytest
+
+from dae_utils.generative import (
+    LABEL_DROPOUT,
+    NULL_LABEL,
+    SIGMA_DATA,
+    Denoiser,
+    build_edm_unet,
+    check_guidance,
+    check_labels,
+    check_sigma,
+    edm_batches,
+    edm_validation_set,
+    from_model_scale,
+    preconditioning,
+    to_model_scale,
+)
+
+
+@pytest.mark.parametrize("sigma", [0.002, 0.1, SIGMA_DATA, 3.0, 80.0])
+def test_preconditioning_is_karras_table_1_by_hand(sigma):
+    c_skip, c_out, c_in, c_noise = preconditioning(sigma)
+    total = sigma**2 + SIGMA_DATA**2
+    assert c_skip == pytest.approx(SIGMA_DATA**2 / total)
+    assert c_out == pytest.approx(sigma * SIGMA_DATA / np.sqrt(total))
+    assert c_in == pytest.approx(1 / np.sqrt(total))
+    assert c_noise == pytest.approx(np.log(sigma) / 4)
+    # The network's input has unit variance when the data's std is SIGMA_DATA, and its effective
+    # target too: Var(x - c_skip (x + sigma n)) / c_out^2 = 1.
+    assert c_in**2 * total == pytest.approx(1.0)
+    target_variance = ((1 - c_skip) ** 2 * SIGMA_DATA**2 + c_skip**2 * sigma**2) / c_out**2
+    assert target_variance == pytest.approx(1.0)
+
+
+def test_a_network_that_outputs_the_effective_target_denoises_perfectly():
+    (inputs, c_noise, _), target = edm_validation_set(
+        np.random.default_rng(0).random((16, 28, 28, 1)), np.arange(16) % 10, seed=0
+    )
+    sigma = np.exp(4 * c_noise).reshape(-1, 1, 1, 1)
+    c_skip, c_out, c_in, _ = preconditioning(sigma)
+    noisy = inputs / c_in
+    clean = c_skip * noisy + c_out * target  # D with F = the effective target
+    images = np.random.default_rng(0).random((16, 28, 28, 1))
+    np.testing.assert_allclose(clean, to_model_scale(images), atol=1e-4)
+
+
+def test_batches_are_reproducible_change_every_epoch_and_drop_a_tenth_of_the_labels():
+    images = np.random.default_rng(1).random((2_000, 28, 28, 1)).astype(np.float32)
+    labels = np.arange(2_000) % 10
+    first, second = (
+        edm_batches(images, labels, batch_size=1_000, seed=3),
+        edm_batches(images, labels, batch_size=1_000, seed=3),
+    )
+    assert len(first) == 2
+    (a_inputs, a_noise, a_labels), a_target = first[0]
+    (b_inputs, _, _), b_target = second[0]
+    np.testing.assert_array_equal(a_inputs, b_inputs)
+    np.testing.assert_array_equal(a_target, b_target)
+    assert a_inputs.dtype == np.float32 and a_noise.shape == (1_000, 1) and a_labels.shape == (1_000, 1)
+    first.set_epoch(1)
+    assert not np.array_equal(first[0][1], a_target)
+    assert np.mean(a_labels == NULL_LABEL) == pytest.approx(LABEL_DROPOUT, abs=0.03)
+
+
+def test_the_model_maps_three_inputs_to_an_image_and_reloads_in_safe_mode(tmp_path):
+    import keras
+
+    model = build_edm_unet(filters=8)
+    batch = (np.zeros((2, 28, 28, 1), "float32"), np.zeros((2, 1), "float32"), np.array([[3], [NULL_LABEL]], "int32"))
+    assert model.predict_on_batch(batch).shape == (2, 28, 28, 1)
+    model.save(tmp_path / "edm.keras")
+    reloaded = keras.models.load_model(tmp_path / "edm.keras", safe_mode=True, compile=False)
+    np.testing.assert_allclose(reloaded.predict_on_batch(batch), model.predict_on_batch(batch), atol=1e-6)
+
+
+class LabelEcho:
+    """A stand-in network whose output is its label everywhere (to check the guidance arithmetic)."""
+
+    def predict_on_batch(self, batch):
+        _, _, labels = batch
+        return np.broadcast_to(labels.reshape(-1, 1, 1, 1).astype(np.float32), (len(labels), 28, 28, 1))
+
+
+def test_guidance_is_ho_and_salimans_rule():
+    denoiser = Denoiser(LabelEcho())
+    x = np.zeros((2, 28, 28, 1))
+    sigma = 1.0
+    c_skip, c_out, _, _ = preconditioning(sigma)
+    for w in (0.0, 0.5, 2.0):
+        output = denoiser(x, sigma, [3, 3], guidance=w)
+        conditional, unconditional = 3.0, float(NULL_LABEL)
+        expected = c_out * (unconditional + (1 + w) * (conditional - unconditional)) if w else c_out * conditional
+        np.testing.assert_allclose(output, expected + c_skip * x)
+    assert denoiser.evaluations == 2 + 4 + 4  # no guidance: one pass; guidance: two
+
+
+def test_scales_round_trip():
+    images = np.linspace(0, 1, 28 * 28).reshape(1, 28, 28, 1)
+    np.testing.assert_allclose(from_model_scale(to_model_scale(images)), images, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("check", "value", "error", "message"),
+    [
+        (check_sigma, 0.0, ValueError, "noise level"),
+        (check_sigma, -1.0, ValueError, "Received: sigma=-1.0"),
+        (check_sigma, "high", TypeError, "positive number"),
+        (check_labels, [3, 11], ValueError, "values from 3 to 11"),
+        (check_labels, [1.5], TypeError, "integers 0 to 9"),
+        (check_guidance, float("nan"), ValueError, "finite number"),
+        (check_guidance, float("inf"), ValueError, "Received: guidance=inf"),
+    ],
+)
+def test_bad_input_is_refused_with_what_was_received(check, value, error, message):
+    with pytest.raises(error, match=message):
+        check(value)
+
+
+def test_a_requested_digit_outside_0_to_9_is_refused():
+    with pytest.raises(ValueError, match="digits 0 to 9"):
+        check_labels([10], allow_null=False)

@@ -1,0 +1,48 @@
+"""Sample-quality measures against independent references (SciPy, brute force)."""
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+from dae_utils.sample_quality import class_shares, frechet_distance, nearest_distances, pca_gaussian_images
+
+
+def frechet_by_scipy(first, second):
+    mean_1, mean_2 = first.mean(axis=0), second.mean(axis=0)
+    cov_1, cov_2 = np.cov(first, rowvar=False), np.cov(second, rowvar=False)
+    root = scipy.linalg.sqrtm(cov_1 @ cov_2).real
+    return float(np.sum((mean_1 - mean_2) ** 2) + np.trace(cov_1 + cov_2 - 2 * root))
+
+
+def test_frechet_distance_agrees_with_scipys_matrix_square_root():
+    rng = np.random.default_rng(0)
+    first = rng.standard_normal((500, 6)) @ rng.standard_normal((6, 6))
+    second = rng.standard_normal((400, 6)) * 2 + 1
+    assert frechet_distance(first, second) == pytest.approx(frechet_by_scipy(first, second), rel=1e-6)
+    assert frechet_distance(first, first) == pytest.approx(0.0, abs=1e-8)
+
+
+def test_frechet_distance_refuses_mismatched_features():
+    with pytest.raises(ValueError, match="same D"):
+        frechet_distance(np.zeros((5, 3)), np.zeros((5, 4)))
+
+
+def test_nearest_distances_are_the_brute_force_minimum():
+    rng = np.random.default_rng(1)
+    images, reference = rng.random((7, 28, 28, 1)), rng.random((30, 28, 28, 1))
+    brute = [min(np.linalg.norm(a - b) for b in reference) for a in images]
+    np.testing.assert_allclose(nearest_distances(images, reference, batch_size=3), brute, rtol=1e-4)
+    assert nearest_distances(reference[:4], reference).max() < 1e-2  # an image's nearest neighbour is itself
+
+
+def test_the_pca_baseline_is_reproducible_and_in_range():
+    training = np.random.default_rng(2).random((100, 28, 28, 1)).astype(np.float32)
+    first = pca_gaussian_images(training, 10, components=5, seed=0)
+    assert first.shape == (10, 28, 28, 1) and first.min() >= 0 and first.max() <= 1
+    np.testing.assert_array_equal(first, pca_gaussian_images(training, 10, components=5, seed=0))
+
+
+def test_class_shares_count_the_most_probable_class():
+    probabilities = np.eye(10)[[3, 3, 7, 0]]
+    shares = class_shares(probabilities)
+    assert shares[3] == 0.5 and shares[7] == 0.25 and sum(shares) == pytest.approx(1.0)
