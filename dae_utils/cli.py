@@ -62,6 +62,10 @@ def _build_parser() -> argparse.ArgumentParser:
     denoise.add_argument("model", type=Path)
     denoise.add_argument("input", type=Path)
     denoise.add_argument("output", type=Path)
+
+    export = commands.add_parser("export", help="convert the book's models to ONNX (for ONNX Runtime)")
+    export.add_argument("--output-dir", type=Path, default=Path("_build") / "onnx")
+    export.add_argument("names", nargs="*", help="checkpoints or selections (default: the book's models)")
     return parser
 
 
@@ -161,6 +165,14 @@ def _denoise(args: argparse.Namespace) -> None:
     print(f"Wrote {args.output}")
 
 
+def _export(args: argparse.Namespace) -> None:
+    from dae_utils.export import BOOK_MODELS, export_book_models
+
+    described = export_book_models(args.output_dir, names=tuple(args.names) or BOOK_MODELS)
+    for name, entry in described.items():
+        print(f"{args.output_dir / entry['file']}: {entry['bytes'] / 1e6:.1f} MB, inputs {entry['inputs']}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -174,6 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "select": _select,
         "evaluate": _evaluate,
         "denoise": _denoise,
+        "export": _export,
     }
     try:
         handlers[args.command](args)

@@ -1,0 +1,86 @@
+"""The shipped models as ONNX files, for ONNX Runtime (in Python, and in the browser for the live book).
+
+:func:`export_onnx` converts one checkpoint with Keras's own exporter
+(``model.export(path, format="onnx")``, which uses ``tf2onnx`` on the TensorFlow backend) and
+writes it atomically. :func:`export_book_models` converts the models the book's pages run
+(:data:`BOOK_MODELS`) into one folder, with ``models.json`` listing each file, the checkpoint it
+came from and its inputs. The files are build outputs (``python -m dae_utils export``), not
+committed; ``tests/test_export.py`` checks that ONNX Runtime reproduces Keras on 100 test images.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dae_utils.artifacts import atomic_write, atomic_write_json, load_model, pretrained_path
+
+__all__ = ["BOOK_MODELS", "export_book_models", "export_onnx", "onnx_session"]
+
+#: Checkpoints (or selections) exported for the book's pages: the paper's model, the U-Net, the
+#: best denoiser, and Part III's generator.
+BOOK_MODELS = ("paper_autoencoder", "unet", "best_denoiser", "edm_digits")
+
+
+def _example_inputs(model: Any) -> list[np.ndarray]:
+    """One all-zero example per input, to trace the model before export (Keras needs a call)."""
+    examples = []
+    for tensor in model.inputs:
+        shape = [1 if size is None else size for size in tensor.shape]
+        examples.append(np.zeros(shape, dtype=str(tensor.dtype)))
+    return examples
+
+
+def export_onnx(model: Any, path: str | Path) -> Path:
+    """Write ``model`` (a :class:`keras.Model`, or a ``.keras`` path) to ``path`` as ONNX, atomically.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        ValueError: If ``path`` does not end in ``.onnx``.
+    """
+    path = Path(path)
+    if path.suffix != ".onnx":
+        raise ValueError(f"Expected a path ending in `.onnx`. Received: path={str(path)!r}")
+    if isinstance(model, (str, Path)):
+        model = load_model(model)
+    examples = _example_inputs(model)
+    model.predict_on_batch(examples[0] if len(examples) == 1 else tuple(examples))  # Keras exports called models
+    return atomic_write(
+        path, lambda temporary: model.export(str(temporary), format="onnx", verbose=False), suffix=".onnx"
+    )
+
+
+def onnx_session(path: str | Path) -> Any:
+    """An :class:`onnxruntime.InferenceSession` on the CPU for an exported file."""
+    import onnxruntime
+
+    return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def export_book_models(output_dir: str | Path, *, names: tuple[str, ...] = BOOK_MODELS) -> dict:
+    """Export the book's models into ``output_dir`` and write ``models.json`` describing them.
+
+    Returns:
+        The description: name -> ``{"file", "checkpoint", "checkpoint_sha256", "inputs", "outputs"}``.
+    """
+    output_dir = Path(output_dir)
+    described = {}
+    for name in names:
+        checkpoint = pretrained_path(name)
+        onnx_path = export_onnx(checkpoint, output_dir / f"{name}.onnx")
+        session = onnx_session(onnx_path)
+        described[name] = {
+            "file": onnx_path.name,
+            "checkpoint": checkpoint.name,
+            "checkpoint_sha256": hashlib.sha256(checkpoint.read_bytes()).hexdigest(),
+            "inputs": {i.name: [d if isinstance(d, int) else None for d in i.shape] for i in session.get_inputs()},
+            "outputs": [o.name for o in session.get_outputs()],
+            "bytes": onnx_path.stat().st_size,
+        }
+    atomic_write_json(output_dir / "models.json", described)
+    return described

@@ -1,0 +1,59 @@
+"""ONNX export: ONNX Runtime reproduces Keras on 100 test images for every model the book's pages run."""
+
+import numpy as np
+import pytest
+
+from dae_utils.artifacts import load_model, pretrained_path
+from dae_utils.export import BOOK_MODELS, export_book_models, export_onnx, onnx_session
+from dae_utils.generative import NULL_LABEL, preconditioning, to_model_scale
+
+pytestmark = pytest.mark.slow  # real checkpoints and MNIST
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("onnx")
+    return folder, export_book_models(folder)
+
+
+@pytest.fixture(scope="module")
+def test_images():
+    from dae_utils.data import load_mnist
+    from dae_utils.evaluation import noisy_test_images
+
+    (_, _), (clean, labels) = load_mnist()
+    return clean[:100], noisy_test_images(clean)[:100], labels[:100]
+
+
+def _inputs(name, test_images):
+    clean, noisy, labels = test_images
+    if name != "edm_digits":
+        return (noisy,)
+    sigma = np.geomspace(0.01, 50, len(clean)).reshape(-1, 1, 1, 1)  # every noise level the sampler visits
+    _, _, c_in, c_noise = preconditioning(sigma)
+    noisy_model = to_model_scale(clean) + sigma * np.random.default_rng(0).standard_normal(clean.shape)
+    label = np.where(np.arange(len(clean)) % 2, labels, NULL_LABEL).astype("int32").reshape(-1, 1)
+    return (c_in * noisy_model).astype("float32"), c_noise.reshape(-1, 1).astype("float32"), label
+
+
+@pytest.mark.parametrize("name", BOOK_MODELS)
+def test_onnx_runtime_gives_what_keras_gives(name, exported, test_images):
+    folder, described = exported
+    session = onnx_session(folder / described[name]["file"])
+    inputs = _inputs(name, test_images)
+    feed = {entry.name: array for entry, array in zip(session.get_inputs(), inputs, strict=True)}
+    onnx_output = session.run(None, feed)[0]
+    keras_output = load_model(pretrained_path(name)).predict_on_batch(inputs[0] if len(inputs) == 1 else inputs)
+    assert np.max(np.abs(onnx_output - np.asarray(keras_output))) <= 1e-5
+
+
+def test_the_description_names_each_checkpoint_and_its_inputs(exported):
+    _, described = exported
+    assert set(described) == set(BOOK_MODELS)
+    assert described["best_denoiser"]["checkpoint"] == pretrained_path("best_denoiser").name
+    assert list(described["edm_digits"]["inputs"]) == ["image", "noise_level", "label"]
+
+
+def test_a_wrong_suffix_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="ending in `.onnx`"):
+        export_onnx(pretrained_path("unet"), tmp_path / "unet.keras")
