@@ -169,7 +169,7 @@ def _export(args: argparse.Namespace) -> None:
     from dae_utils.export import BOOK_MODELS, export_book_models
 
     described = export_book_models(args.output_dir, names=tuple(args.names) or BOOK_MODELS)
-    for name, entry in described.items():
+    for entry in described.values():
         print(f"{args.output_dir / entry['file']}: {entry['bytes'] / 1e6:.1f} MB, inputs {entry['inputs']}")
 
 

@@ -55,5 +55,5 @@ def test_the_description_names_each_checkpoint_and_its_inputs(exported):
 
 
 def test_a_wrong_suffix_is_refused(tmp_path):
-    with pytest.raises(ValueError, match="ending in `.onnx`"):
+    with pytest.raises(ValueError, match=r"ending in `\.onnx`"):
         export_onnx(pretrained_path("unet"), tmp_path / "unet.keras")
