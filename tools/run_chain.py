@@ -55,6 +55,7 @@ PROFILES = {
             "VALIDATION_SIZE": 10,
             "TEST_SIZE": 20,
             "LINEAR_TRAIN_SIZE": 300,
+            "COLLAPSE_STEPS": 30,
             # Part III: a few samples and steps, enough to run every cell.
             "CHECK_SIZE": 200,
             "LANGEVIN_SAMPLES": 10,
