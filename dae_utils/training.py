@@ -126,6 +126,7 @@ def fit(
     batch_size: int,
     seed: int,
     output_dir: str | Path,
+    callbacks: list[Any] | None = None,
 ) -> TrainingResult:
     """Train a compiled denoiser with ``model.fit``, checkpointing into ``output_dir``.
 
@@ -142,6 +143,7 @@ def fit(
         batch_size: Mini-batch size.
         seed: Seed of shuffling and dropout (see :func:`set_seed`).
         output_dir: Folder for ``history.json`` and the backup of an interrupted run.
+        callbacks: Extra Keras callbacks, run before the backup and the epoch log.
 
     Returns:
         A :class:`TrainingResult`.
@@ -162,6 +164,7 @@ def fit(
         batch_size=batch_size,
         seed=seed,
         output_dir=output_dir,
+        callbacks=callbacks,
     )
 
 
