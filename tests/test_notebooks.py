@@ -145,3 +145,17 @@ def test_every_solution_with_code_was_executed_in_the_quick_chain(quick_build):
                 assert not [o for o in cell.outputs if o.output_type == "error"], f"{path.name}: a solution failed"
                 executed_solutions += 1
     assert executed_solutions >= len(NOTEBOOKS)
+
+
+@pytest.mark.parametrize(
+    ("source", "shown"),
+    [
+        ('x = 1\nglue("x", x)\nprint(x)', "x = 1\nprint(x)"),
+        ('glue(\n    "long",\n    f(1, 2),\n)\ny = 2', "y = 2"),
+        ("for name, value in pairs:\n    glue(name, value)\nfig = plot()\nfig", "fig = plot()\nfig"),
+        ("for name in names:\n    glue(name, 1)\n    print(name)", "for name in names:\n    print(name)"),
+        ('%matplotlib inline\nglue("a", 1)', "%matplotlib inline"),
+    ],
+)
+def test_the_page_hides_glue_calls_and_blocks_they_leave_empty(source, shown):
+    assert load_tool("run_chain").hide_glue_calls(source) == shown

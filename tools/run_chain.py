@@ -138,15 +138,57 @@ def strip_gated_solutions(cells: list) -> list:
     return kept
 
 
+GLUE_CALL = re.compile(r"^\s*glue\(")
+
+
+def hide_glue_calls(source: str) -> str:
+    """The code as the rendered page shows it: without the ``glue(...)`` calls that hand numbers to the
+    text (bookkeeping, not teaching), and without a loop or block left empty by their removal. The
+    executed notebook and the one a reader opens in Colab keep them. If the result would not parse,
+    the source is shown unchanged."""
+    import ast
+
+    kept, depth = [], 0
+    for line in source.splitlines():
+        if depth == 0 and GLUE_CALL.match(line):
+            depth = line.count("(") - line.count(")")
+            continue
+        if depth > 0:
+            depth += line.count("(") - line.count(")")
+            continue
+        kept.append(line)
+    # drop block headers ("for ...:", "if ...:") whose body went away entirely
+    cleaned = []
+    for index, line in enumerate(kept):
+        if line.rstrip().endswith(":"):
+            indent = len(line) - len(line.lstrip())
+            following = next((later for later in kept[index + 1 :] if later.strip()), None)
+            if following is None or len(following) - len(following.lstrip()) <= indent:
+                continue
+        cleaned.append(line)
+    result = "\n".join(cleaned).strip("\n")
+    python = "\n".join(line for line in result.splitlines() if not line.lstrip().startswith(("%", "!")))
+    try:
+        ast.parse(python)
+    except SyntaxError:
+        return source
+    return result
+
+
 def stage_notebook(executed: Path, staged: Path, parameters: dict, *, student: bool = False) -> None:
-    """Copy an executed notebook, folding papermill's injected cell into the parameters cell
-    (and, for the student edition, removing the gated solutions)."""
+    """Copy an executed notebook, folding papermill's injected cell into the parameters cell,
+    hiding the ``glue`` calls from the page (:func:`hide_glue_calls`) and, for the student
+    edition, removing the gated solutions."""
     nb = nbformat.read(executed, as_version=4)
     cells = []
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
         if "injected-parameters" in tags:
             continue
+        if cell.cell_type == "code":
+            cell.source = hide_glue_calls(cell.source)
+            if not cell.source.strip() and not cell.get("outputs"):
+                continue  # a cell that only glued: nothing to show
         if "parameters" in tags:
             source = cell.source
             for name, value in parameters.items():
