@@ -34,6 +34,7 @@ __all__ = [
     "nearest_distances",
     "pca_gaussian_images",
     "score_generator",
+    "weights_sha256",
 ]
 
 #: A sample counts as "confidently classified" when its top class probability is at least this.
@@ -48,6 +49,16 @@ DEFAULT_GUIDANCE = 1.0
 PCA_COMPONENTS = 50
 #: Samples whose classes and mean pixel the manifest keeps, so a test can regenerate and compare them.
 FINGERPRINT_SAMPLES = 100
+
+
+def weights_sha256(model: Any) -> str:
+    """SHA-256 of a model's weights (float32 bytes, in order): which classifier judged a manifest's samples."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for weights in model.get_weights():
+        digest.update(np.ascontiguousarray(weights, dtype=np.float32).tobytes())
+    return digest.hexdigest()
 
 
 def classify(classifier: Any, images: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:
@@ -185,6 +196,7 @@ def score_generator(
 
     return {
         "settings": {"samples": samples, "sampler": "heun", "steps": steps, "guidance": guidance, "seed": seed},
+        "judge": {"classifier_weights_sha256": weights_sha256(classifier)},
         "unconditional": {
             "confident_share": float(np.mean(unconditional_probabilities.max(axis=1) >= CONFIDENCE)),
             "class_shares": class_shares(unconditional_probabilities),
