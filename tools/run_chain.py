@@ -65,6 +65,7 @@ PROFILES = {
             "SWEEP_SAMPLES": 20,
             "STEP_COUNTS": [3, 18],
             "GUIDANCE_SCALES": [0.0, 1.0],
+            "EXERCISE_PER_DIGIT": 2,
             "POSTERIOR_IMAGES": 20,
             "POSTERIOR_SAMPLES": 2,
             "POSTERIOR_STEPS": 10,
