@@ -46,15 +46,40 @@ def train_twice(split: dict, folder: Path) -> tuple[bool, float]:
     return same, scores.psnr.mean
 
 
+def check_part_three(models: dict, split: dict) -> dict:
+    """The classifier's test accuracy, and the classes of the generator's first unconditional samples
+    (the same seed must draw the same digits on every backend)."""
+    from dae_utils.generative import Denoiser
+    from dae_utils.sample_quality import classifier_accuracy, classify
+    from dae_utils.sampling import heun_sample
+
+    (classifier, classifier_manifest), (generator, generator_manifest) = (
+        models["mnist_classifier"],
+        models["edm_digits"],
+    )
+    settings = generator_manifest["metrics"]["settings"]
+    count = 20
+    images = heun_sample(Denoiser(generator), count=count, steps=settings["steps"], seed=settings["seed"])
+    return {
+        "accuracy": classifier_accuracy(classifier, split["test_clean"], split["test_labels"]),
+        "manifest_accuracy": classifier_manifest["metrics"]["test"]["accuracy"],
+        "classes": classify(classifier, images).argmax(axis=1).tolist(),
+        "manifest_classes": generator_manifest["metrics"]["unconditional"]["first_samples"]["classes"][:count],
+    }
+
+
 def main() -> int:
     splits = {dataset: load_split(dataset) for dataset in ("mnist", "fashion_mnist")}
     with tempfile.TemporaryDirectory() as folder:
         same, psnr = train_twice(splits["mnist"], Path(folder))
-    checkpoints = {}
+    checkpoints, part_three = {}, {}
     for path in sorted(PRETRAINED_DIR.glob("*.keras")):
         manifest = read_manifest(path)
         split = splits[manifest["recipe"]["dataset"]]
         model = keras.models.load_model(path, safe_mode=True, compile=False)
+        if manifest["recipe"]["architecture"] in ("classifier", "edm_unet"):
+            part_three[path.stem] = (model, manifest)
+            continue
         scores = evaluate_model(model, split["test_clean"], split["test_noisy"], limit=PAPER.eval_limit)
         recorded = manifest["metrics"]["test_first"]
         checkpoints[path.stem] = {
@@ -64,7 +89,9 @@ def main() -> int:
             "manifest_ssim": recorded["ssim"]["mean"],
         }
     result = {"backend": keras.backend.backend(), "same_seed_same_weights": same, "trained_psnr": psnr}
-    print(json.dumps(result | {"checkpoints": checkpoints}))
+    print(
+        json.dumps(result | {"checkpoints": checkpoints, "part_three": check_part_three(part_three, splits["mnist"])})
+    )
     return 0
 
 

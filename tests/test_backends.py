@@ -27,6 +27,7 @@ PSNR_TOLERANCE, SSIM_TOLERANCE = 1e-3, 1e-4
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_a_backend_trains_reproducibly_and_scores_every_checkpoint_as_its_manifest(backend):
+    """Also Part III: the classifier's accuracy, and the generator's first digits from the manifest's seed."""
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed (`make test-backends` installs PyTorch)")
     environment = os.environ | {"KERAS_BACKEND": backend}
@@ -43,3 +44,7 @@ def test_a_backend_trains_reproducibly_and_scores_every_checkpoint_as_its_manife
     for name, scores in report["checkpoints"].items():
         assert abs(scores["psnr"] - scores["manifest_psnr"]) < PSNR_TOLERANCE, name
         assert abs(scores["ssim"] - scores["manifest_ssim"]) < SSIM_TOLERANCE, name
+    part_three = report["part_three"]
+    assert abs(part_three["accuracy"] - part_three["manifest_accuracy"]) <= 2e-4  # at most 2 of 10,000 test images
+    same = sum(a == b for a, b in zip(part_three["classes"], part_three["manifest_classes"], strict=True))
+    assert same >= len(part_three["classes"]) - 1, "the generator drew other digits from the same seed"
