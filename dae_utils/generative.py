@@ -46,6 +46,7 @@ __all__ = [
     "edm_validation_set",
     "from_model_scale",
     "preconditioning",
+    "predict_padded",
     "to_model_scale",
 ]
 
@@ -263,6 +264,21 @@ def edm_validation_set(clean_images: np.ndarray, labels: np.ndarray, *, seed: in
 # --------------------------------------------------------------------------------- denoiser
 
 
+def predict_padded(model: Any, batch: Any, *, limit: int) -> np.ndarray:
+    """``model.predict_on_batch`` on a batch padded with zeros to a power of two (at most ``limit``).
+
+    A compiled predict function is traced once per input shape; padding keeps the shapes to a
+    dozen (1, 2, 4, ..., ``limit``) however the callers slice their batches, at most doubling the
+    work. Returns float64 outputs for the real rows only.
+    """
+    arrays = batch if isinstance(batch, tuple) else (batch,)
+    count = len(arrays[0])
+    size = min(1 << max(count - 1, 0).bit_length(), max(limit, count))
+    padded = tuple(np.concatenate([a, np.zeros((size - count, *a.shape[1:]), a.dtype)]) for a in arrays)
+    output = model.predict_on_batch(padded if isinstance(batch, tuple) else padded[0])
+    return np.asarray(output, dtype=np.float64)[:count]
+
+
 class Denoiser:
     """``D(x; sigma, label)`` of a trained ``F``, with classifier-free guidance.
 
@@ -286,7 +302,7 @@ class Denoiser:
         for start in range(0, len(inputs), self.batch_size):
             end = start + self.batch_size
             batch = (inputs[start:end], c_noise[start:end], labels[start:end])
-            outputs.append(np.asarray(self.model.predict_on_batch(batch), dtype=np.float64))  # compiled once per shape
+            outputs.append(predict_padded(self.model, batch, limit=self.batch_size))
         self.evaluations += len(inputs)
         return np.concatenate(outputs) if outputs else np.zeros_like(inputs, dtype=np.float64)
 

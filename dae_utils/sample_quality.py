@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import time
+import weakref
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,8 @@ HEUN_STEPS = 18
 DEFAULT_GUIDANCE = 1.0
 #: Principal components of the PCA-Gaussian baseline.
 PCA_COMPONENTS = 50
+_EXTRACTORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
 #: Samples whose classes and mean pixel the manifest keeps, so a test can regenerate and compare them.
 FINGERPRINT_SAMPLES = 100
 
@@ -61,10 +64,18 @@ def weights_sha256(model: Any) -> str:
     return digest.hexdigest()
 
 
+def _predict(model: Any, images: np.ndarray, batch_size: int) -> np.ndarray:
+    from dae_utils.generative import predict_padded
+
+    parts = [
+        predict_padded(model, images[i : i + batch_size], limit=batch_size) for i in range(0, len(images), batch_size)
+    ]
+    return np.concatenate(parts)
+
+
 def classify(classifier: Any, images: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:
     """Class probabilities (N, 10) of [0, 1] images (N, 28, 28, 1)."""
-    images = check_image_batch(images)
-    return np.asarray(classifier.predict(images, batch_size=batch_size, verbose=0), dtype=np.float64)
+    return _predict(classifier, check_image_batch(images), batch_size)
 
 
 def classifier_accuracy(classifier: Any, images: np.ndarray, labels: np.ndarray) -> float:
@@ -85,8 +96,12 @@ def features(classifier: Any, images: np.ndarray, *, batch_size: int = 1000) -> 
     from dae_utils.models import FEATURES_LAYER
 
     images = check_image_batch(images)
-    extractor = keras.Model(classifier.inputs, classifier.get_layer(FEATURES_LAYER).output)
-    return np.asarray(extractor.predict(images, batch_size=batch_size, verbose=0), dtype=np.float64)
+    extractor = _EXTRACTORS.get(classifier)
+    if extractor is None:  # one extractor per classifier: its predict function is traced once
+        extractor = _EXTRACTORS[classifier] = keras.Model(
+            classifier.inputs, classifier.get_layer(FEATURES_LAYER).output
+        )
+    return _predict(extractor, images, batch_size)
 
 
 def frechet_distance(first: np.ndarray, second: np.ndarray) -> float:
