@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from dae_utils._batching import predict_padded
 from dae_utils._validation import check_image_batch, check_positive_int, check_seed
 
 __all__ = [
@@ -46,7 +47,6 @@ __all__ = [
     "edm_validation_set",
     "from_model_scale",
     "preconditioning",
-    "predict_padded",
     "to_model_scale",
 ]
 
@@ -262,21 +262,6 @@ def edm_validation_set(clean_images: np.ndarray, labels: np.ndarray, *, seed: in
 
 
 # --------------------------------------------------------------------------------- denoiser
-
-
-def predict_padded(model: Any, batch: Any, *, limit: int) -> np.ndarray:
-    """``model.predict_on_batch`` on a batch padded with zeros to a power of two (at most ``limit``).
-
-    A compiled predict function is traced once per input shape; padding keeps the shapes to a
-    dozen (1, 2, 4, ..., ``limit``) however the callers slice their batches, at most doubling the
-    work. Returns float64 outputs for the real rows only.
-    """
-    arrays = batch if isinstance(batch, tuple) else (batch,)
-    count = len(arrays[0])
-    size = min(1 << max(count - 1, 0).bit_length(), max(limit, count))
-    padded = tuple(np.concatenate([a, np.zeros((size - count, *a.shape[1:]), a.dtype)]) for a in arrays)
-    output = model.predict_on_batch(padded if isinstance(batch, tuple) else padded[0])
-    return np.asarray(output, dtype=np.float64)[:count]
 
 
 class Denoiser:

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from dae_utils._batching import predict_padded
 from dae_utils._validation import check_image_batch, check_positive_int, check_seed
 
 __all__ = [
@@ -65,8 +66,6 @@ def weights_sha256(model: Any) -> str:
 
 
 def _predict(model: Any, images: np.ndarray, batch_size: int) -> np.ndarray:
-    from dae_utils.generative import predict_padded
-
     parts = [
         predict_padded(model, images[i : i + batch_size], limit=batch_size) for i in range(0, len(images), batch_size)
     ]
