@@ -7,7 +7,7 @@ For an image :math:`x` with pixels in [0, 1] the noisy image is
 
 with :math:`\\sigma = 0.5` in the paper.
 
-Chapter 7 tests denoisers on corruptions they were not trained on:
+Chapter 9 tests denoisers on corruptions they were not trained on:
 :func:`add_salt_and_pepper`, :func:`add_poisson_noise` and :func:`mask_pixels`.
 All functions take an explicit ``seed`` and never modify their input.
 """

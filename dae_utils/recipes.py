@@ -9,7 +9,7 @@ that points at the winner; no file is renamed or copied.
 
 Two protocols (:data:`PROTOCOLS`):
 
-- ``"validation"`` (chapters 6 to 8, and the dropout selection): fit on training images
+- ``"validation"`` (chapters 7 to 9, and the dropout selection): fit on training images
   0-49,999, follow the loss on training images 50,000-59,999 with fixed noise (std
   :data:`~dae_utils.config.PAPER` ``.noise_std``, seed ``train_noise_seed``), and rank on them;
   then score once on all 10,000 test images (seed ``test_noise_seed``).

@@ -1,6 +1,6 @@
 """Result tables of the chapters past the paper: one record per trained recipe, one Markdown table.
 
-Chapters 6 and 7 score shipped checkpoints (see :mod:`dae_utils.recipes`) and show them in the same
+Chapters 7 and 8 score shipped checkpoints (see :mod:`dae_utils.recipes`) and show them in the same
 table; :func:`recipe_record` gathers what the table and the figures need from a manifest (the
 training cost) and from scores measured in the notebook (the quality), and :func:`results_markdown`
 renders the records, sorted by validation PSNR.

@@ -46,9 +46,9 @@ def test_every_page_is_built_and_shows_no_traceback(site, page):
         "notebooks/03_training",
         "notebooks/04_evaluation",
         "notebooks/05_classical_baselines",
-        "notebooks/06_better_denoisers",
-        "notebooks/07_more_budget",
-        "notebooks/08_robustness",
+        "notebooks/07_better_denoisers",
+        "notebooks/08_more_budget",
+        "notebooks/09_robustness",
     ],
 )
 def test_results_tables_render_as_tables_and_no_stray_values_show(site, page):
@@ -67,7 +67,7 @@ def test_intro_pastes_the_results_from_chapter_4(site, quick_build):
 
 
 def test_intro_pastes_the_best_denoiser_from_chapter_7(site, quick_build):
-    best = glued(quick_build / "executed" / "notebooks" / "07_more_budget.ipynb")
+    best = glued(quick_build / "executed" / "notebooks" / "08_more_budget.ipynb")
     assert f"{best['best_psnr']:.2f}" in _html(site, "book/intro")
 
 

@@ -116,13 +116,13 @@ def test_the_quick_chain_ran_every_cell_without_error(quick_build):
 @pytest.mark.notebooks
 def test_the_chapters_past_the_paper_glued_their_results(quick_build):
     executed = quick_build / "executed" / "notebooks"
-    better = glued(executed / "06_better_denoisers.ipynb")
+    better = glued(executed / "07_better_denoisers.ipynb")
     assert better["recipe_minutes_min"] <= better["recipe_minutes_max"]
     assert {"unet_gain", "paper_mse_gain", "residual_gain", "mse_max_output"} <= set(better)
-    budget = glued(executed / "07_more_budget.ipynb")
+    budget = glued(executed / "08_more_budget.ipynb")
     chosen = read_json(PRETRAINED_DIR / "best_denoiser.json")["chosen"]
     assert budget["best_title"] == get_recipe(chosen).title and budget["best_macs_ratio"] > 1
-    robustness = glued(executed / "08_robustness.ipynb")
+    robustness = glued(executed / "09_robustness.ipynb")
     assert {"blind_gain_low", "fashion_own_psnr", "fashion_on_digits_psnr"} <= set(robustness)
 
 
