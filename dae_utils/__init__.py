@@ -4,9 +4,11 @@ The package holds the plumbing that the notebooks call: data loading with an
 offline fallback (:mod:`dae_utils.data`), the paper's noise
 (:mod:`dae_utils.noise`), models (:mod:`dae_utils.models`), metrics
 (:mod:`dae_utils.metrics`), training with checkpoints
-(:mod:`dae_utils.training`), saved artifacts (:mod:`dae_utils.artifacts`) and
-figures (:mod:`dae_utils.plotting`). The paper's settings live in one place,
-:mod:`dae_utils.config`.
+(:mod:`dae_utils.training`), saved artifacts (:mod:`dae_utils.artifacts`),
+figures (:mod:`dae_utils.plotting`), linear baselines and learned codes
+(:mod:`dae_utils.representations`), and Part III's generator
+(:mod:`dae_utils.generative`, :mod:`dae_utils.sampling`, :mod:`dae_utils.sample_quality`).
+The paper's settings live in one place, :mod:`dae_utils.config`.
 
 Importing the package does no work: submodules are imported when used, so
 ``import dae_utils`` does not start TensorFlow.
@@ -26,6 +28,8 @@ __all__ = [
     "config",
     "data",
     "evaluation",
+    "export",
+    "generative",
     "glue",
     "imageio",
     "metrics",
@@ -34,6 +38,9 @@ __all__ = [
     "plotting",
     "recipes",
     "reporting",
+    "representations",
+    "sample_quality",
+    "sampling",
     "training",
 ]
 _SUBMODULES = frozenset(__all__) - {"__version__"}

@@ -4,8 +4,10 @@
 - :func:`build_unet`: the same idea with skip connections between encoder and decoder.
 - :func:`build_residual_denoiser`: a DnCNN-style network that predicts the noise and
   subtracts it, at full resolution.
+- :func:`build_dense_autoencoder`: a fully connected autoencoder with a ``code_size``-number
+  bottleneck (chapter 6's bottleneck experiment).
 
-All three map (None, H, W, 1) floats in [0, 1] to the same shape, and load with plain
+All four map (None, H, W, 1) floats in [0, 1] to the same shape, and load with plain
 ``keras.models.load_model`` in safe mode: only built-in layers are used.
 :func:`multiply_adds` counts the cost of one forward pass.
 """
@@ -18,8 +20,10 @@ from dae_utils._validation import check_fraction, check_positive_int
 from dae_utils.config import PAPER
 
 __all__ = [
+    "CODE_LAYER",
     "FEATURES_LAYER",
     "build_classifier",
+    "build_dense_autoencoder",
     "build_paper_autoencoder",
     "build_residual_denoiser",
     "build_unet",
@@ -28,6 +32,8 @@ __all__ = [
 
 #: Name of the classifier's penultimate layer, whose outputs are the features of the Frechet distance.
 FEATURES_LAYER = "features"
+#: Name of the dense autoencoder's bottleneck layer, whose outputs are the image's code.
+CODE_LAYER = "code"
 
 
 def build_paper_autoencoder(
@@ -197,6 +203,39 @@ def build_residual_denoiser(
     x = keras.layers.Subtract(name="subtract_noise")([inputs, noise])
     outputs = keras.layers.ReLU(max_value=1.0, name="denoised_image", dtype="float32")(x)  # clip to [0, 1]
     return keras.Model(inputs, outputs, name=name)
+
+
+def build_dense_autoencoder(
+    *,
+    code_size: int,
+    hidden_units: int = 512,
+    input_shape: tuple[int, int, int] = (28, 28, 1),
+    name: str | None = None,
+) -> Any:
+    """Build a fully connected autoencoder with a ``code_size``-number bottleneck (uncompiled).
+
+    Flatten -> Dense(hidden_units, ReLU) -> Dense(code_size) named :data:`CODE_LAYER` (linear, so a
+    2-number code can be drawn in a plane) -> Dense(hidden_units, ReLU) -> Dense(H * W, sigmoid)
+    -> Reshape. Every output pixel depends on the whole image, but only through ``code_size`` numbers.
+
+    Returns:
+        An uncompiled :class:`keras.Model` mapping (None, H, W, 1) to (None, H, W, 1), named
+        ``dense_autoencoder_<code_size>`` unless ``name`` is given.
+    """
+    import keras
+
+    code_size = check_positive_int(code_size, name="code_size")
+    hidden_units = check_positive_int(hidden_units, name="hidden_units")
+    _check_input_shape(input_shape, multiple=1)
+    pixels = int(input_shape[0] * input_shape[1] * input_shape[2])
+    inputs = keras.Input(shape=input_shape, name="noisy_image")
+    x = keras.layers.Flatten(name="flatten")(inputs)
+    x = keras.layers.Dense(hidden_units, activation="relu", name="encoder_dense")(x)
+    code = keras.layers.Dense(code_size, name=CODE_LAYER)(x)
+    x = keras.layers.Dense(hidden_units, activation="relu", name="decoder_dense")(code)
+    x = keras.layers.Dense(pixels, activation="sigmoid", name="decoder_pixels", dtype="float32")(x)
+    outputs = keras.layers.Reshape(input_shape, name="denoised_image")(x)
+    return keras.Model(inputs, outputs, name=name or f"dense_autoencoder_{code_size}")
 
 
 def build_classifier(

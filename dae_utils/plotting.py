@@ -21,6 +21,7 @@ __all__ = [
     "plot_generalization_gap",
     "plot_histograms",
     "plot_image_rows",
+    "plot_latent_codes",
     "plot_loss_curves",
     "plot_metric_by_label",
     "plot_metric_vs_noise",
@@ -506,4 +507,32 @@ def plot_points(
     if title:
         axis.set_title(title)
     axis.grid(alpha=0.3)
+    return figure
+
+
+def plot_latent_codes(codes: Mapping[str, np.ndarray], labels: np.ndarray, *, marker_size: float = 4.0) -> Any:
+    """Two-number codes of images as points in a plane, one panel per encoder, coloured by digit.
+
+    Args:
+        codes: Encoder name -> codes of shape (N, 2), one row per image.
+        labels: The images' classes, integers of shape (N,).
+        marker_size: Area of each point.
+    """
+    _check_mapping(codes, name="codes", expected="encoder names to (N, 2) codes")
+    labels = np.asarray(labels)
+    figure = _figure(4.2 * len(codes) + 1.2, 4.2)
+    axes = figure.subplots(1, len(codes), squeeze=False)[0]
+    for axis, (name, given) in zip(axes, codes.items(), strict=True):
+        values = np.asarray(given, dtype=float)
+        if values.ndim != 2 or values.shape[1] != 2 or len(values) != len(labels):
+            raise ValueError(
+                f"Expected codes of shape ({len(labels)}, 2) for {name!r}, one row per label. "
+                f"Received: shape {values.shape}"
+            )
+        points = axis.scatter(values[:, 0], values[:, 1], c=labels, cmap="tab10", vmin=-0.5, vmax=9.5, s=marker_size)
+        axis.set_title(name)
+        axis.set_xlabel("code 1")
+        axis.set_ylabel("code 2")
+    colorbar = figure.colorbar(points, ax=list(axes), ticks=range(10))
+    colorbar.set_label("digit")
     return figure

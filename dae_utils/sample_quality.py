@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import time
-import weakref
 from typing import Any
 
 import numpy as np
@@ -49,7 +48,6 @@ HEUN_STEPS = 18
 DEFAULT_GUIDANCE = 1.0
 #: Principal components of the PCA-Gaussian baseline.
 PCA_COMPONENTS = 50
-_EXTRACTORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 #: Samples whose classes and mean pixel the manifest keeps, so a test can regenerate and compare them.
 FINGERPRINT_SAMPLES = 100
@@ -90,17 +88,10 @@ def class_shares(probabilities: np.ndarray) -> list[float]:
 
 def features(classifier: Any, images: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:
     """The classifier's penultimate features (:data:`~dae_utils.models.FEATURES_LAYER`), (N, 128)."""
-    import keras
-
     from dae_utils.models import FEATURES_LAYER
+    from dae_utils.representations import layer_features
 
-    images = check_image_batch(images)
-    extractor = _EXTRACTORS.get(classifier)
-    if extractor is None:  # one extractor per classifier: its predict function is traced once
-        extractor = _EXTRACTORS[classifier] = keras.Model(
-            classifier.inputs, classifier.get_layer(FEATURES_LAYER).output
-        )
-    return _predict(extractor, images, batch_size)
+    return layer_features(classifier, images, layer=FEATURES_LAYER, batch_size=batch_size)
 
 
 def frechet_distance(first: np.ndarray, second: np.ndarray) -> float:

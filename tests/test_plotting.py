@@ -9,6 +9,7 @@ from dae_utils.plotting import (
     plot_denoising_rows,
     plot_generalization_gap,
     plot_image_rows,
+    plot_latent_codes,
     plot_loss_curves,
     plot_metric_by_label,
     plot_metric_vs_noise,
@@ -135,3 +136,13 @@ def test_score_spread_draws_one_histogram_per_metric_and_the_reference_lines():
         plot_score_spread(scores, marks={"paper": {"PSNR (dB)": 20.38}})
     with pytest.raises(ValueError, match="at least 2 scores"):
         plot_score_spread({"SSIM": np.array([0.8])}, marks={"paper": {"SSIM": 0.8655}})
+
+
+def test_latent_codes_one_panel_per_encoder_coloured_by_digit():
+    codes = np.arange(20, dtype=float).reshape(10, 2)
+    figure = plot_latent_codes({"PCA": codes, "autoencoder": -codes}, np.arange(10))
+    panels = [axis for axis in figure.get_axes() if axis.get_title()]
+    assert [axis.get_title() for axis in panels] == ["PCA", "autoencoder"]
+    np.testing.assert_array_equal(panels[1].collections[0].get_offsets(), -codes)
+    with pytest.raises(ValueError, match=r"shape \(10, 2\)"):
+        plot_latent_codes({"PCA": codes[:, :1]}, np.arange(10))
