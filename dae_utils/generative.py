@@ -215,9 +215,9 @@ def _noisy_example(clean: np.ndarray, labels: np.ndarray, generator: np.random.G
 def edm_batches(clean_images: np.ndarray, labels: np.ndarray, *, batch_size: int, seed: int) -> Any:
     """A :class:`keras.utils.PyDataset` of EDM training batches, new noise levels and noise every epoch.
 
-    Batch ``b`` of epoch ``e`` draws from ``numpy.random.default_rng([seed, e, b])``, like
-    :func:`~dae_utils.training.fresh_noise_batches`: a resumed run sees what an uninterrupted one
-    would. Call ``set_epoch(e)`` before epoch ``e`` (:mod:`dae_utils.training` does).
+    Built on :func:`dae_utils.training.seeded_batches`, like the denoisers' fresh noise: batch ``b``
+    of epoch ``e`` draws from ``numpy.random.default_rng([seed, e, b])``, so a resumed run sees what
+    an uninterrupted one would. Call ``set_epoch(e)`` before epoch ``e`` (:mod:`dae_utils.training` does).
 
     Args:
         clean_images: Floats in [0, 1], shape (N, 28, 28, 1).
@@ -225,7 +225,7 @@ def edm_batches(clean_images: np.ndarray, labels: np.ndarray, *, batch_size: int
         batch_size: Images per batch.
         seed: Seed of the order, the noise levels, the noise and the dropped labels.
     """
-    import keras
+    from dae_utils.training import seeded_batches
 
     clean_images = check_image_batch(clean_images, name="clean_images")
     labels = check_labels(labels, allow_null=False)
@@ -234,25 +234,10 @@ def edm_batches(clean_images: np.ndarray, labels: np.ndarray, *, batch_size: int
     if len(labels) != len(clean_images):
         raise ValueError(f"Expected one label per image. Received: {len(labels)} labels for {len(clean_images)} images")
 
-    class EDMBatches(keras.utils.PyDataset):
-        def __init__(self) -> None:
-            super().__init__()
-            self.set_epoch(0)
+    def batch(chosen: np.ndarray, generator: np.random.Generator) -> tuple:
+        return _noisy_example(clean_images[chosen], labels[chosen], generator)
 
-        def set_epoch(self, epoch: int) -> None:
-            self.epoch = epoch
-            self.order = np.random.default_rng([seed, epoch]).permutation(len(clean_images))
-
-        def __len__(self) -> int:
-            return (len(clean_images) + batch_size - 1) // batch_size
-
-        def __getitem__(self, index: int) -> tuple:
-            chosen = self.order[index * batch_size : (index + 1) * batch_size]
-            return _noisy_example(
-                clean_images[chosen], labels[chosen], np.random.default_rng([seed, self.epoch, index])
-            )
-
-    return EDMBatches()
+    return seeded_batches(len(clean_images), batch, batch_size=batch_size, seed=seed)
 
 
 def edm_validation_set(clean_images: np.ndarray, labels: np.ndarray, *, seed: int) -> tuple:

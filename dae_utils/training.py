@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,15 @@ from dae_utils._validation import (
 )
 from dae_utils.artifacts import atomic_write_json
 
-__all__ = ["TrainingResult", "fit", "fit_examples", "fit_fresh_noise", "fresh_noise_batches", "set_seed"]
+__all__ = [
+    "TrainingResult",
+    "fit",
+    "fit_examples",
+    "fit_fresh_noise",
+    "fresh_noise_batches",
+    "seeded_batches",
+    "set_seed",
+]
 
 
 def set_seed(seed: int) -> None:
@@ -233,8 +242,6 @@ def fresh_noise_batches(
     Returns:
         The dataset; ``len(dataset)`` is the number of batches per epoch.
     """
-    import keras
-
     clean_images = check_image_batch(clean_images, name="clean_images")
     batch_size = check_positive_int(batch_size, name="batch_size")
     seed = check_seed(seed)
@@ -247,27 +254,50 @@ def fresh_noise_batches(
     else:
         low = high = check_std(noise_std, name="noise_std")
 
-    class FreshNoiseBatches(keras.utils.PyDataset):
+    def noisy_batch(chosen: np.ndarray, generator: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        clean = clean_images[chosen]
+        std = generator.uniform(low, high, size=(len(clean), 1, 1, 1)) if high > low else low
+        noise = generator.standard_normal(clean.shape)
+        return np.clip(clean + std * noise, 0.0, 1.0).astype(clean.dtype), clean
+
+    return seeded_batches(len(clean_images), noisy_batch, batch_size=batch_size, seed=seed)
+
+
+def seeded_batches(
+    count: int, make_batch: Callable[[np.ndarray, np.random.Generator], Any], *, batch_size: int, seed: int
+) -> Any:
+    """A :class:`keras.utils.PyDataset` over ``count`` examples, shuffled anew and seeded every epoch.
+
+    Batch ``b`` of epoch ``e`` is ``make_batch(indices, generator)``: ``indices`` are
+    ``permutation_e[b * batch_size : (b + 1) * batch_size]`` with ``permutation_e`` drawn from
+    ``numpy.random.default_rng([seed, e])``, and ``generator`` is ``numpy.random.default_rng([seed,
+    e, b])`` for whatever the batch draws (noise, noise levels, dropped labels). So the same seed
+    gives the same batches, and a resumed run draws exactly what an uninterrupted one would have.
+    Call ``set_epoch(e)`` before epoch ``e`` (:func:`fit` and :func:`fit_examples` do it with a callback).
+    """
+    import keras
+
+    count = check_positive_int(count, name="count")
+    batch_size = check_positive_int(batch_size, name="batch_size")
+    seed = check_seed(seed)
+
+    class SeededBatches(keras.utils.PyDataset):
         def __init__(self) -> None:
             super().__init__()
             self.set_epoch(0)
 
         def set_epoch(self, epoch: int) -> None:
             self.epoch = epoch
-            self.order = np.random.default_rng([seed, epoch]).permutation(len(clean_images))
+            self.order = np.random.default_rng([seed, epoch]).permutation(count)
 
         def __len__(self) -> int:
-            return (len(clean_images) + batch_size - 1) // batch_size
+            return (count + batch_size - 1) // batch_size
 
-        def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-            clean = clean_images[self.order[index * batch_size : (index + 1) * batch_size]]
-            generator = np.random.default_rng([seed, self.epoch, index])
-            std = generator.uniform(low, high, size=(len(clean), 1, 1, 1)) if high > low else low
-            noise = generator.standard_normal(clean.shape)
-            noisy = np.clip(clean + std * noise, 0.0, 1.0).astype(clean.dtype)
-            return noisy, clean
+        def __getitem__(self, index: int) -> Any:
+            chosen = self.order[index * batch_size : (index + 1) * batch_size]
+            return make_batch(chosen, np.random.default_rng([seed, self.epoch, index]))
 
-    return FreshNoiseBatches()
+    return SeededBatches()
 
 
 def fit_fresh_noise(

@@ -6,7 +6,7 @@ import pytest
 
 from dae_utils.models import build_paper_autoencoder
 from dae_utils.noise import add_gaussian_noise
-from dae_utils.training import fit, fit_fresh_noise, fresh_noise_batches, set_seed
+from dae_utils.training import fit, fit_fresh_noise, fresh_noise_batches, seeded_batches, set_seed
 
 
 @pytest.fixture
@@ -159,3 +159,15 @@ def test_fit_fresh_noise_trains_and_sets_each_epochs_noise(pairs, tmp_path, caps
 def test_fresh_noise_rejects_bad_noise(pairs, noise_std, error, message):
     with pytest.raises(error, match=message):
         fresh_noise_batches(pairs[1], noise_std=noise_std, batch_size=4, seed=0)
+
+
+def test_seeded_batches_visit_every_example_once_per_epoch_with_their_own_generator():
+    batches = seeded_batches(10, lambda chosen, generator: (chosen, generator.random()), batch_size=4, seed=5)
+    assert len(batches) == 3
+    for epoch in (0, 1):
+        batches.set_epoch(epoch)
+        indices = np.concatenate([batches[index][0] for index in range(len(batches))])
+        assert sorted(indices.tolist()) == list(range(10))
+        assert batches[2][1] == np.random.default_rng([5, epoch, 2]).random()
+    with pytest.raises(ValueError, match="batch_size"):
+        seeded_batches(10, lambda chosen, generator: chosen, batch_size=0, seed=5)
