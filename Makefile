@@ -35,13 +35,19 @@ $(STAMP): requirements.txt pyproject.toml
 data: $(STAMP)
 	$(PY) -m dae_utils data
 
-book: data
+# The in-page demos' runtime (onnxruntime-web, pinned in package-lock.json), served with the site.
+NODE_STAMP := node_modules/.package-lock.json
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm > /dev/null 2>&1 || { echo "The book's in-page demos need Node.js 18 or newer with npm: install them (https://nodejs.org, or apt-get install nodejs npm), then run make again." >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+
+book: data $(NODE_STAMP)
 	$(PY) tools/run_chain.py --profile paper
 
-book-student: data
+book-student: data $(NODE_STAMP)
 	$(PY) tools/run_chain.py --profile paper --student
 
-test: data
+test: data $(NODE_STAMP)
 	$(PY) -m pytest
 
 test-fast: $(STAMP)

@@ -18,11 +18,24 @@ import numpy as np
 
 from dae_utils.artifacts import atomic_write, atomic_write_json, load_model, pretrained_path
 
-__all__ = ["BOOK_MODELS", "export_book_models", "export_onnx", "onnx_session"]
+__all__ = [
+    "BOOK_MODELS",
+    "DEMO_DIGITS",
+    "DEMO_MODELS",
+    "export_book_models",
+    "export_onnx",
+    "onnx_session",
+    "write_digit_sprite",
+]
 
 #: Checkpoints (or selections) exported for the book's pages: the paper's model, the U-Net, the
 #: best denoiser, and Part III's generator.
 BOOK_MODELS = ("paper_autoencoder", "unet", "best_denoiser", "edm_digits")
+#: The denoisers offered by the in-page demos (``book/_static/demos/denoise.js``).
+DEMO_MODELS = ("paper_autoencoder", "unet", "best_denoiser")
+#: Test digits shipped with the site for the demos to pick from.
+DEMO_DIGITS = 300
+_SPRITE_COLUMNS = 20
 
 
 def _example_inputs(model: Any) -> list[np.ndarray]:
@@ -84,3 +97,33 @@ def export_book_models(output_dir: str | Path, *, names: tuple[str, ...] = BOOK_
         }
     atomic_write_json(output_dir / "models.json", described)
     return described
+
+
+def write_digit_sprite(output_dir: str | Path, *, count: int = DEMO_DIGITS) -> dict:
+    """Write the first ``count`` MNIST test digits as one PNG sprite for the in-page demos.
+
+    ``digits.png`` holds the digits in rows of 20 (8-bit grey, exactly MNIST's values), and
+    ``digits.json`` their number, the layout and their labels.
+
+    Returns:
+        The index written to ``digits.json``.
+    """
+    from dae_utils._validation import check_positive_int
+    from dae_utils.data import load_mnist
+    from dae_utils.imageio import write_grey_png
+
+    count = check_positive_int(count, name="count")
+    _, (images, labels) = load_mnist()
+    if count > len(images):
+        raise ValueError(f"Expected at most {len(images)} digits (the test set). Received: count={count}")
+    side = images.shape[1]
+    rows = -(-count // _SPRITE_COLUMNS)
+    sprite = np.zeros((rows * side, _SPRITE_COLUMNS * side), dtype=np.float32)
+    for number in range(count):
+        row, column = divmod(number, _SPRITE_COLUMNS)
+        sprite[row * side : (row + 1) * side, column * side : (column + 1) * side] = images[number, ..., 0]
+    output_dir = Path(output_dir)
+    write_grey_png(output_dir / "digits.png", sprite)
+    index = {"count": count, "columns": _SPRITE_COLUMNS, "side": side, "labels": labels[:count].tolist()}
+    atomic_write_json(output_dir / "digits.json", index)
+    return index

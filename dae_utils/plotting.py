@@ -420,11 +420,15 @@ def plot_curves(
 def plot_signed_rows(
     images: Mapping[str, np.ndarray], signed: Mapping[str, np.ndarray], *, n: int = 8, cell_size: float = 1.1
 ) -> Any:
-    """Rows of [0, 1] images, then rows of signed fields (a score, a residual) in blue-white-red.
+    """Rows of [0, 1] images (possibly none), then rows of signed fields (a score, a residual, weights)
+    in blue-white-red.
 
     Each signed row has its own symmetric colour range (white is 0, red positive, blue negative).
     """
-    _check_mapping(images, name="images", expected="names to [0, 1] images")
+    if not isinstance(images, Mapping):  # may be empty: signed rows alone (weights, components)
+        raise TypeError(
+            f"Expected `images` to be a mapping of names to [0, 1] images. Received: {type(images).__name__}"
+        )
     _check_mapping(signed, name="signed", expected="names to signed arrays")
     n = check_positive_int(n, name="n")
     rows = list(images.items()) + list(signed.items())

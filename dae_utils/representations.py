@@ -248,7 +248,9 @@ class LinearProbe:
     def predict(self, features: np.ndarray) -> np.ndarray:
         """The most probable class of each row of ``features``, shape (N,)."""
         inputs = ((np.asarray(features, dtype=np.float64) - self.mean) / self.scale).astype(np.float32)
-        return np.argmax(self.model.predict(inputs, batch_size=4096, verbose=0), axis=1)
+        batch = 4096  # padded batches: a few traced shapes however many rows come
+        scores = [predict_padded(self.model, inputs[i : i + batch], limit=batch) for i in range(0, len(inputs), batch)]
+        return np.argmax(np.concatenate(scores), axis=1)
 
     def accuracy(self, features: np.ndarray, labels: np.ndarray) -> float:
         """The share of rows whose predicted class is the label."""

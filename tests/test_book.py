@@ -195,3 +195,102 @@ def test_the_student_edition_has_the_exercises_but_no_solution(site, student_sit
 
     assert "curve = {std: psnr_of_noise" in text(_html(site, "notebooks/01_data_and_noise"))
     assert "curve = {std: psnr_of_noise" not in text(_html(student_site, "notebooks/01_data_and_noise"))
+
+
+# ----------------------------------------------------------------------------- the in-page demos
+
+#: Pages with a "denoise it yourself" demo (book/_static/demos/denoise.js).
+DEMO_PAGES = ["notebooks/04_evaluation", "notebooks/09_robustness"]
+DEMO = ".dae-demo[data-demo='denoise']"
+
+
+def _ready_demo(browser, server, page_name):
+    context, page, problems = _open(browser, f"{server}/{page_name}.html")
+    page.wait_for_selector(f"{DEMO}[data-state='ready'], {DEMO}[data-state='error']", timeout=120_000)
+    assert page.get_attribute(DEMO, "data-state") == "ready", page.inner_text(DEMO)
+    return context, page, problems
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("page_name", DEMO_PAGES)
+def test_demo_denoises_a_fixed_input_as_keras_does_with_the_same_psnr(browser, server, quick_build, page_name):
+    import numpy as np
+
+    from dae_utils.artifacts import load_model, pretrained_path
+    from dae_utils.config import PAPER
+    from dae_utils.data import load_mnist
+    from dae_utils.evaluation import denoise
+    from dae_utils.export import DEMO_MODELS
+    from dae_utils.metrics import psnr_per_image, ssim_per_image
+    from dae_utils.noise import add_gaussian_noise
+
+    _, (x_test, _) = load_mnist()
+    clean = x_test[:1]
+    noisy = add_gaussian_noise(clean, PAPER.noise_std, seed=PAPER.test_noise_seed)
+    context, page, problems = _ready_demo(browser, server, page_name)
+    try:
+        timings = page.evaluate(f'document.querySelector("{DEMO}").daeDemo.timings')
+        print(f"{page_name}: first denoised image {timings['firstImageMs']:.0f} ms after the module started")
+        for name in DEMO_MODELS:
+            result = page.evaluate(
+                f'([clean, noisy, model]) => document.querySelector("{DEMO}").daeDemo.run({{clean, noisy, model}})',
+                [clean.ravel().tolist(), noisy.ravel().tolist(), name],
+            )
+            expected = denoise(load_model(pretrained_path(name)), noisy)
+            gap = float(np.abs(np.asarray(result["denoised"]) - expected.ravel()).max())
+            shown = float(re.search(r"PSNR ([0-9.]+) dB", result["shown"]).group(1))
+            print(f"{name}: largest pixel difference from Keras {gap:.1e}; PSNR shown {shown:.2f} dB")
+            assert gap <= 1e-3
+            assert abs(shown - psnr_per_image(clean, expected)[0]) <= 0.01
+            assert abs(result["ssim"] - ssim_per_image(clean, expected)[0]) <= 1e-3
+        assert problems == [], f"console errors: {problems}"
+        shots = quick_build / "_build" / "screenshots"
+        shots.mkdir(parents=True, exist_ok=True)
+        page.locator(DEMO).screenshot(path=str(shots / f"demo_{page_name.replace('/', '_')}.png"))
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_demo_clears_to_a_blank_digit_and_drawing_changes_the_output(browser, server, quick_build):
+    import numpy as np
+
+    context, page, problems = _ready_demo(browser, server, DEMO_PAGES[0])
+    demo = f'document.querySelector("{DEMO}").daeDemo'
+    try:
+        page.get_by_role("button", name="Clear and draw").click()
+        page.evaluate(f"{demo}.settled()")
+        blank = page.evaluate(f"{demo}.state.last")
+        assert page.evaluate(f"Array.from({demo}.state.clean).every(v => v === 0)")
+        assert np.all(np.isfinite(blank["denoised"])) and page.get_attribute(DEMO, "data-state") == "ready"
+        box = page.locator(f"{DEMO} canvas").nth(2).bounding_box()  # the clean image: noisy, denoised, clean
+        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.2)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.8, steps=12)
+        page.mouse.up()
+        page.evaluate(f"{demo}.settled()")
+        drawn = page.evaluate(f"{demo}.state.last")
+        assert page.evaluate(f"Array.from({demo}.state.clean).filter(v => v > 0).length") > 20
+        assert np.abs(np.asarray(drawn["denoised"]) - np.asarray(blank["denoised"])).max() > 0.3
+        assert problems == [], f"console errors: {problems}"
+        page.set_viewport_size({"width": 390, "height": 844})  # a phone: the panels wrap, nothing overflows
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+        page.locator(DEMO).screenshot(path=str(quick_build / "_build" / "screenshots" / "demo_drawn_phone.png"))
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_demo_says_so_in_one_line_when_its_model_is_missing(browser, server, site, tmp_path):
+    models = site / "demos" / "models"
+    moved = tmp_path / "models"
+    shutil.move(models, moved)
+    try:
+        context, page, _ = _open(browser, f"{server}/notebooks/04_evaluation.html")  # a 404 is expected
+        page.wait_for_selector(f"{DEMO}[data-state='error']", timeout=60_000)
+        status = page.inner_text(f"{DEMO} .dae-demo-status")
+        assert "could not start" in status and "\n" not in status.strip()
+        assert page.evaluate("document.images.length") > 0  # the static figures stay
+        context.close()
+    finally:
+        shutil.move(moved, models)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from dae_utils.artifacts import load_model, pretrained_path
-from dae_utils.export import BOOK_MODELS, export_book_models, export_onnx, onnx_session
+from dae_utils.export import BOOK_MODELS, export_book_models, export_onnx, onnx_session, write_digit_sprite
 from dae_utils.generative import NULL_LABEL, preconditioning, to_model_scale
 
 pytestmark = pytest.mark.slow  # real checkpoints and MNIST
@@ -63,3 +63,18 @@ def test_the_description_names_each_checkpoint_and_its_inputs(exported):
 def test_a_wrong_suffix_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"ending in `\.onnx`"):
         export_onnx(pretrained_path("unet"), tmp_path / "unet.keras")
+
+
+def test_digit_sprite_holds_the_test_digits_exactly(tmp_path):
+    from dae_utils.data import load_mnist
+    from dae_utils.imageio import read_grey_png
+
+    index = write_digit_sprite(tmp_path, count=45)
+    sprite = read_grey_png(tmp_path / "digits.png")
+    _, (images, labels) = load_mnist()
+    assert sprite.shape == (3 * 28, 20 * 28) and index["labels"] == labels[:45].tolist()
+    row, column = divmod(23, index["columns"])
+    cell = sprite[row * 28 : (row + 1) * 28, column * 28 : (column + 1) * 28]
+    np.testing.assert_array_equal(cell, images[23, ..., 0])
+    with pytest.raises(ValueError, match="count=10001"):
+        write_digit_sprite(tmp_path, count=10_001)

@@ -56,6 +56,10 @@ PROFILES = {
             "TEST_SIZE": 20,
             "LINEAR_TRAIN_SIZE": 300,
             "COLLAPSE_STEPS": 30,
+            # Chapter 6: a few thousand fit images, two code sizes, one epoch per probe.
+            "FIT_SIZE": 3000,
+            "CODE_SIZES": [2, 32],
+            "PROBE_EPOCHS": 1,
             # Part III: a few samples and steps, enough to run every cell.
             "CHECK_SIZE": 200,
             "LANGEVIN_SAMPLES": 10,
@@ -260,6 +264,44 @@ def copy_mathjax(target: Path) -> None:
             shutil.copytree(es5 / folder, target / folder)
 
 
+#: The files of onnxruntime-web (installed by `npm ci` from package-lock.json) that the demos load:
+#: the WebAssembly-only build and its runtime.
+ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
+NO_RUNTIME = (
+    "The in-page demos need onnxruntime-web from npm: install Node.js 18 or newer with npm "
+    "(https://nodejs.org, or `apt-get install nodejs npm`), then run `make book` again."
+)
+
+
+def build_demos(target: Path, build: Path) -> None:
+    """Stage the in-page demos under ``target`` (the site's ``demos/``): their scripts from
+    ``book/_static/demos``, ONNX Runtime Web's files, the denoisers as ONNX (exported once per
+    checkpoint into ``<build>/onnx``) and a sprite of test digits. Nothing is fetched from another host."""
+    from dae_utils.artifacts import pretrained_path, read_json
+    from dae_utils.export import DEMO_MODELS, export_book_models, write_digit_sprite
+
+    dist = ROOT / "node_modules" / "onnxruntime-web" / "dist"
+    if not dist.is_dir():
+        raise SystemExit(NO_RUNTIME)
+    shutil.copytree(ROOT / "book" / "_static" / "demos", target)
+    (target / "ort").mkdir()
+    for name in ORT_FILES:
+        shutil.copy2(dist / name, target / "ort" / name)
+    models = build / "onnx"
+    index = read_json(models / "models.json") if (models / "models.json").exists() else {}
+    current = {name: hashlib.sha256(pretrained_path(name).read_bytes()).hexdigest() for name in DEMO_MODELS}
+    if any(index.get(name, {}).get("checkpoint_sha256") != digest for name, digest in current.items()):
+        print(f"exporting {', '.join(DEMO_MODELS)} to ONNX for the demos", flush=True)
+        index = export_book_models(models, names=DEMO_MODELS)
+    (target / "models").mkdir()
+    for name in DEMO_MODELS:
+        shutil.copy2(models / index[name]["file"], target / "models" / index[name]["file"])
+    (target / "models" / "models.json").write_text(
+        json.dumps({name: index[name] for name in DEMO_MODELS}, indent=2), encoding="utf-8"
+    )
+    write_digit_sprite(target / "data")
+
+
 def build_site(profile: str, *, student: bool = False) -> Path:
     settings = PROFILES[profile]
     build = ROOT / settings["build_dir"]
@@ -275,6 +317,7 @@ def build_site(profile: str, *, student: bool = False) -> Path:
     (source / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     shutil.copytree(ROOT / "book", source / "book")
     copy_mathjax(source / "_extra" / "mathjax")
+    build_demos(source / "_extra" / "demos", build)
     for executed in sorted((build / "executed").rglob("*.ipynb")):
         if executed.name.endswith(".partial.ipynb"):
             continue
