@@ -21,9 +21,11 @@ from dae_utils.artifacts import atomic_write, atomic_write_json, load_model, pre
 __all__ = [
     "BOOK_MODELS",
     "DEMO_DIGITS",
+    "DEMO_GENERATOR",
     "DEMO_MODELS",
     "export_book_models",
     "export_onnx",
+    "generator_settings",
     "onnx_session",
     "write_digit_sprite",
 ]
@@ -33,6 +35,8 @@ __all__ = [
 BOOK_MODELS = ("paper_autoencoder", "unet", "best_denoiser", "edm_digits")
 #: The denoisers offered by the in-page demos (``book/_static/demos/denoise.js``).
 DEMO_MODELS = ("paper_autoencoder", "unet", "best_denoiser")
+#: The generator sampled by chapter 11's demo (``book/_static/demos/generate.js``).
+DEMO_GENERATOR = "edm_digits"
 #: Test digits shipped with the site for the demos to pick from.
 DEMO_DIGITS = 300
 _SPRITE_COLUMNS = 20
@@ -127,3 +131,22 @@ def write_digit_sprite(output_dir: str | Path, *, count: int = DEMO_DIGITS) -> d
     index = {"count": count, "columns": _SPRITE_COLUMNS, "side": side, "labels": labels[:count].tolist()}
     atomic_write_json(output_dir / "digits.json", index)
     return index
+
+
+def generator_settings() -> dict:
+    """The constants chapter 11's in-page sampler needs, from the package (written once, here):
+    EDM's preconditioning and noise levels, the null label, and the book's default steps and guidance."""
+    from dae_utils.generative import NULL_LABEL, SIGMA_DATA
+    from dae_utils.sample_quality import DEFAULT_GUIDANCE, HEUN_STEPS
+    from dae_utils.sampling import RHO, SIGMA_MAX, SIGMA_MIN
+
+    return {
+        "file": f"{DEMO_GENERATOR}.onnx",
+        "sigmaData": SIGMA_DATA,
+        "sigmaMax": SIGMA_MAX,
+        "sigmaMin": SIGMA_MIN,
+        "rho": RHO,
+        "nullLabel": NULL_LABEL,
+        "steps": HEUN_STEPS,
+        "guidance": DEFAULT_GUIDANCE,
+    }

@@ -294,3 +294,43 @@ def test_demo_says_so_in_one_line_when_its_model_is_missing(browser, server, sit
         context.close()
     finally:
         shutil.move(moved, models)
+
+
+@pytest.mark.browser
+def test_generator_demo_samples_what_the_package_samples_from_the_same_noise(browser, server, quick_build):
+    import numpy as np
+
+    from dae_utils.artifacts import load_model, pretrained_path
+    from dae_utils.export import DEMO_GENERATOR
+    from dae_utils.generative import NULL_LABEL, Denoiser
+    from dae_utils.sample_quality import DEFAULT_GUIDANCE, HEUN_STEPS
+    from dae_utils.sampling import SIGMA_MAX, heun_sample
+
+    selector = ".dae-demo[data-demo='generate']"
+    context, page, problems = _open(browser, f"{server}/notebooks/11_generating_digits.html")
+    try:
+        page.wait_for_selector(f"{selector}[data-state='ready'], {selector}[data-state='error']", timeout=120_000)
+        assert page.get_attribute(selector, "data-state") == "ready", page.inner_text(selector)
+        timings = page.evaluate(f'document.querySelector("{selector}").daeDemo.timings')
+        print(f"generator demo: first sample {timings['firstSampleMs']:.0f} ms after the module started")
+        denoiser = Denoiser(load_model(pretrained_path(DEMO_GENERATOR)))
+        for label, guidance in [(7, DEFAULT_GUIDANCE), (NULL_LABEL, 0.0)]:
+            seed = 5
+            start = SIGMA_MAX * np.random.default_rng(seed).standard_normal((1, 28, 28, 1))  # heun_sample's start
+            labels = None if label == NULL_LABEL else [label]
+            count = 1 if labels is None else None
+            expected = heun_sample(denoiser, labels, count=count, steps=HEUN_STEPS, guidance=guidance, seed=seed)
+            result = page.evaluate(
+                f'([start, label, guidance, steps]) => document.querySelector("{selector}")'
+                ".daeDemo.run({start, label, guidance, steps})",
+                [start.ravel().tolist(), label, guidance, HEUN_STEPS],
+            )
+            gap = float(np.abs(np.asarray(result["image"]) - expected.ravel()).max())
+            print(f"label {label}, guidance {guidance}: largest pixel difference from the package {gap:.1e}")
+            assert gap <= 1e-3 and result["evaluations"] == (2 if labels and guidance else 1) * (2 * HEUN_STEPS - 1)
+        assert problems == [], f"console errors: {problems}"
+        shots = quick_build / "_build" / "screenshots"
+        shots.mkdir(parents=True, exist_ok=True)
+        page.locator(selector).screenshot(path=str(shots / "demo_generate.png"))
+    finally:
+        context.close()

@@ -275,10 +275,17 @@ NO_RUNTIME = (
 
 def build_demos(target: Path, build: Path) -> None:
     """Stage the in-page demos under ``target`` (the site's ``demos/``): their scripts from
-    ``book/_static/demos``, ONNX Runtime Web's files, the denoisers as ONNX (exported once per
-    checkpoint into ``<build>/onnx``) and a sprite of test digits. Nothing is fetched from another host."""
+    ``book/_static/demos``, ONNX Runtime Web's files, the denoisers and the generator as ONNX
+    (exported once per checkpoint into ``<build>/onnx``) with the sampler's constants, and a sprite
+    of test digits. Nothing is fetched from another host."""
     from dae_utils.artifacts import pretrained_path, read_json
-    from dae_utils.export import DEMO_MODELS, export_book_models, write_digit_sprite
+    from dae_utils.export import (
+        DEMO_GENERATOR,
+        DEMO_MODELS,
+        export_book_models,
+        generator_settings,
+        write_digit_sprite,
+    )
 
     dist = ROOT / "node_modules" / "onnxruntime-web" / "dist"
     if not dist.is_dir():
@@ -287,18 +294,20 @@ def build_demos(target: Path, build: Path) -> None:
     (target / "ort").mkdir()
     for name in ORT_FILES:
         shutil.copy2(dist / name, target / "ort" / name)
+    names = (*DEMO_MODELS, DEMO_GENERATOR)
     models = build / "onnx"
     index = read_json(models / "models.json") if (models / "models.json").exists() else {}
-    current = {name: hashlib.sha256(pretrained_path(name).read_bytes()).hexdigest() for name in DEMO_MODELS}
+    current = {name: hashlib.sha256(pretrained_path(name).read_bytes()).hexdigest() for name in names}
     if any(index.get(name, {}).get("checkpoint_sha256") != digest for name, digest in current.items()):
-        print(f"exporting {', '.join(DEMO_MODELS)} to ONNX for the demos", flush=True)
-        index = export_book_models(models, names=DEMO_MODELS)
+        print(f"exporting {', '.join(names)} to ONNX for the demos", flush=True)
+        index = export_book_models(models, names=names)
     (target / "models").mkdir()
-    for name in DEMO_MODELS:
+    for name in names:
         shutil.copy2(models / index[name]["file"], target / "models" / index[name]["file"])
     (target / "models" / "models.json").write_text(
-        json.dumps({name: index[name] for name in DEMO_MODELS}, indent=2), encoding="utf-8"
+        json.dumps({name: index[name] for name in names}, indent=2), encoding="utf-8"
     )
+    (target / "models" / "generator.json").write_text(json.dumps(generator_settings(), indent=2), encoding="utf-8")
     write_digit_sprite(target / "data")
 
 

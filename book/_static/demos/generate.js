@@ -1,0 +1,209 @@
+// "Generate a digit": chapter 11's generator sampled in the reader's browser with ONNX Runtime Web.
+//
+// A page opts in with <div class="dae-demo" data-demo="generate">text without JavaScript</div> and
+// <script type="module" src="../demos/generate.js"></script>. The sampler is the package's
+// dae_utils.sampling.heun_sample (Karras et al., 2022, Algorithm 1) with EDM's preconditioning and
+// classifier-free guidance as in dae_utils.generative.Denoiser; its constants come from
+// models/generator.json, written from the package when the site is built.
+//
+// Test hooks: `data-state` becomes "ready" or "error"; `element.daeDemo.run({start, label,
+// guidance, steps})` samples from a given start (784 values on the model's [-1, 1] scale, already
+// multiplied by sigma_max) and resolves to {image (784 values in [0, 1]), evaluations}.
+import { uniformGenerator } from "./imaging.js";
+
+const SIDE = 28;
+const PIXELS = SIDE * SIDE;
+const HERE = new URL(".", import.meta.url);
+let runtime = null;
+
+function loadRuntime() {
+  runtime ??= import(new URL("ort/ort.wasm.min.mjs", HERE).href).then((ort) => {
+    ort.env.wasm.wasmPaths = new URL("ort/", HERE).href;
+    ort.env.wasm.numThreads = 1;
+    return ort;
+  });
+  return runtime;
+}
+
+/** EDM's noise levels: `steps` levels from sigma_max down to sigma_min, then 0 (dae_utils.sampling.edm_sigmas). */
+export function edmSigmas(steps, { sigmaMax, sigmaMin, rho }) {
+  if (steps === 1) return [sigmaMax, 0];
+  const levels = [];
+  for (let i = 0; i < steps; i += 1) {
+    const ramp = i / (steps - 1);
+    levels.push((sigmaMax ** (1 / rho) + ramp * (sigmaMin ** (1 / rho) - sigmaMax ** (1 / rho))) ** rho);
+  }
+  return [...levels, 0];
+}
+
+function standardNormal(count, seed) {
+  const uniform = uniformGenerator(seed);
+  const values = new Float64Array(count);
+  for (let i = 0; i < count; i += 2) {
+    const radius = Math.sqrt(-2 * Math.log(1 - uniform()));
+    const angle = 2 * Math.PI * uniform();
+    values[i] = radius * Math.cos(angle);
+    if (i + 1 < count) values[i + 1] = radius * Math.sin(angle);
+  }
+  return values;
+}
+
+const toImage = (x) => Float32Array.from(x, (value) => Math.min(1, Math.max(0, (value + 1) / 2)));
+
+function draw(canvas, values) {
+  const context = canvas.getContext("2d");
+  const image = context.createImageData(SIDE, SIDE);
+  for (let i = 0; i < PIXELS; i += 1) {
+    const grey = Math.round(255 * values[i]);
+    image.data.set([grey, grey, grey, 255], 4 * i);
+  }
+  context.putImageData(image, 0, 0);
+}
+
+function element(tag, attributes = {}, text = "") {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+  if (text) node.textContent = text;
+  return node;
+}
+
+async function mount(container) {
+  const status = element("p", { class: "dae-demo-status", role: "status", "aria-live": "polite" }, "Loading the generator…");
+  const digit = element("select", { "aria-label": "digit" });
+  digit.append(element("option", { value: "any" }, "any digit (no label)"));
+  for (let d = 0; d < 10; d += 1) digit.append(element("option", { value: String(d) }, `a ${d}`));
+  const guidance = element("input", { type: "range", min: "0", max: "4", step: "0.5", "aria-label": "guidance" });
+  const guidanceLabel = element("label");
+  const steps = element("input", { type: "range", min: "2", max: "40", step: "1", "aria-label": "steps" });
+  const stepsLabel = element("label");
+  const button = element("button", { type: "button" }, "Generate");
+  const controls = element("div", { class: "dae-demo-controls" });
+  controls.append(element("label", {}, "ask for "), digit, guidanceLabel, guidance, stepsLabel, steps, button);
+  const panels = element("div", { class: "dae-demo-panels" });
+  const figure = element("figure", { class: "dae-demo-panel" });
+  const canvas = element("canvas", { width: SIDE, height: SIDE, "aria-label": "generated digit" });
+  const caption = element("figcaption", {}, "the sampler's current image");
+  figure.append(canvas, caption);
+  const strip = element("div", { class: "dae-demo-strip", "aria-label": "the denoiser's estimate at every step" });
+  panels.append(figure, strip);
+  container.replaceChildren(controls, panels, status);
+  container.dataset.state = "loading";
+  const timings = {};
+  const started = performance.now();
+  let seed = 1;
+  let busy = Promise.resolve();
+
+  const fail = (error) => {
+    container.dataset.state = "error";
+    status.textContent = `The generator could not start (${error.message}); the figures above show its samples.`;
+    console.warn("dae demo:", error);
+  };
+
+  try {
+    const settingsResponse = await fetch(new URL("models/generator.json", HERE));
+    if (!settingsResponse.ok) throw new Error(`models/generator.json: HTTP ${settingsResponse.status}`);
+    const settings = await settingsResponse.json();
+    const ort = await loadRuntime();
+    const session = await ort.InferenceSession.create(new URL(`models/${settings.file}`, HERE).href, {
+      executionProviders: ["wasm"],
+    });
+    guidance.value = String(settings.guidance);
+    steps.value = String(settings.steps);
+    const sync = () => {
+      guidanceLabel.textContent = ` guidance ${Number(guidance.value).toFixed(1)} `;
+      stepsLabel.textContent = ` steps ${steps.value} `;
+    };
+    sync();
+    guidance.addEventListener("input", sync);
+    steps.addEventListener("input", sync);
+    timings.modelMs = performance.now() - started;
+
+    // D(x; sigma, label) with classifier-free guidance, both passes in one batch of two.
+    let evaluations = 0;
+    async function denoise(x, sigma, label, scale) {
+      const total = sigma ** 2 + settings.sigmaData ** 2;
+      const cSkip = settings.sigmaData ** 2 / total;
+      const cOut = (sigma * settings.sigmaData) / Math.sqrt(total);
+      const cIn = 1 / Math.sqrt(total);
+      const guided = scale !== 0 && label !== settings.nullLabel;
+      const count = guided ? 2 : 1;
+      const inputs = new Float32Array(count * PIXELS);
+      for (let i = 0; i < PIXELS; i += 1) inputs[i] = cIn * x[i];
+      if (guided) inputs.copyWithin(PIXELS, 0, PIXELS);
+      const feeds = {
+        image: new ort.Tensor("float32", inputs, [count, SIDE, SIDE, 1]),
+        noise_level: new ort.Tensor("float32", new Float32Array(count).fill(Math.log(sigma) / 4), [count, 1]),
+        label: new ort.Tensor("int32", Int32Array.from(guided ? [label, settings.nullLabel] : [label]), [count, 1]),
+      };
+      const output = (await session.run(feeds))[session.outputNames[0]].data;
+      evaluations += count;
+      const denoised = new Float64Array(PIXELS);
+      for (let i = 0; i < PIXELS; i += 1) {
+        const network = guided ? output[PIXELS + i] + (1 + scale) * (output[i] - output[PIXELS + i]) : output[i];
+        denoised[i] = cSkip * x[i] + cOut * network;
+      }
+      return denoised;
+    }
+
+    // Heun's method on the probability-flow ODE (dae_utils.sampling.heun_sample).
+    async function sample({ start, label, guidance: scale, steps: count, onStep }) {
+      const sigmas = edmSigmas(count, settings);
+      let x = Float64Array.from(start);
+      evaluations = 0;
+      for (let step = 0; step < count; step += 1) {
+        const sigma = sigmas[step], next = sigmas[step + 1];
+        const denoised = await denoise(x, sigma, label, scale);
+        const slope = x.map((value, i) => (value - denoised[i]) / sigma);
+        let xNext = x.map((value, i) => value + (next - sigma) * slope[i]);
+        if (next > 0) {
+          const denoisedNext = await denoise(xNext, next, label, scale);
+          xNext = x.map((value, i) => value + (next - sigma) * 0.5 * (slope[i] + (xNext[i] - denoisedNext[i]) / next));
+        }
+        x = xNext;
+        if (onStep) await onStep(step, x, denoised);
+      }
+      return { image: Array.from(toImage(x)), evaluations };
+    }
+
+    const generate = () => {
+      const label = digit.value === "any" ? settings.nullLabel : Number(digit.value);
+      const start = standardNormal(PIXELS, seed).map((value) => settings.sigmaMax * value);
+      seed += 1;
+      strip.replaceChildren();
+      const began = performance.now();
+      busy = busy.then(() => sample({
+        start, label, guidance: Number(guidance.value), steps: Number(steps.value),
+        onStep: async (step, x, denoised) => {
+          draw(canvas, toImage(x));
+          const small = element("canvas", { width: SIDE, height: SIDE, title: `step ${step + 1}` });
+          draw(small, toImage(denoised));
+          strip.append(small);
+          status.textContent = `step ${step + 1} of ${steps.value}`;
+          await new Promise((resolve) => requestAnimationFrame(resolve));
+        },
+      })).then((result) => {
+        status.textContent = `${result.evaluations} network evaluations in ${((performance.now() - began) / 1000).toFixed(1)} s. `
+          + "The small images are the denoiser's estimate of the clean digit at each step.";
+        return result;
+      }).catch(fail);
+      return busy;
+    };
+    button.addEventListener("click", generate);
+    await generate();
+    if (container.dataset.state === "error") return;
+    timings.firstSampleMs = performance.now() - started;
+    container.dataset.state = "ready";
+    container.daeDemo = {
+      timings,
+      settings,
+      async run({ start, label, guidance: scale, steps: count }) {
+        await busy;
+        return sample({ start, label, guidance: scale, steps: count });
+      },
+    };
+  } catch (error) {
+    fail(error);
+  }
+}
+
+for (const container of document.querySelectorAll(".dae-demo[data-demo='generate']")) mount(container);
