@@ -124,10 +124,15 @@ def server(site):
     httpd.shutdown()
 
 
-def _open(browser, url: str):
+def _open(browser, url: str, *, responses: list | None = None):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     problems: list[str] = []
+    if responses is not None:  # (url, bytes) of every response, for the demos' payload
+        page.on(
+            "response",
+            lambda response: responses.append((response.url, int(response.headers.get("content-length", 0)))),
+        )
     page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     # A page must need nothing from outside the site; a request elsewhere would fail offline.
@@ -204,10 +209,19 @@ DEMO_PAGES = ["notebooks/04_evaluation", "notebooks/09_robustness"]
 DEMO = ".dae-demo[data-demo='denoise']"
 
 
-def _ready_demo(browser, server, page_name):
-    context, page, problems = _open(browser, f"{server}/{page_name}.html")
-    page.wait_for_selector(f"{DEMO}[data-state='ready'], {DEMO}[data-state='error']", timeout=120_000)
-    assert page.get_attribute(DEMO, "data-state") == "ready", page.inner_text(DEMO)
+def _ready_demo(browser, server, page_name, selector=DEMO):
+    """Open a page, check that its demo downloads nothing before it is scrolled to, scroll to it and
+    wait until it is ready; print the demo's payload."""
+    responses: list = []
+    context, page, problems = _open(browser, f"{server}/{page_name}.html", responses=responses)
+    page.wait_for_timeout(500)
+    assert page.get_attribute(selector, "data-state") == "loading"
+    assert not [url for url, _ in responses if "/demos/models/" in url or "/demos/ort/" in url], "loaded before view"
+    page.locator(selector).scroll_into_view_if_needed()
+    page.wait_for_selector(f"{selector}[data-state='ready'], {selector}[data-state='error']", timeout=120_000)
+    assert page.get_attribute(selector, "data-state") == "ready", page.inner_text(selector)
+    payload = sum(size for url, size in responses if "/demos/" in url)
+    print(f"{page_name}: the demo downloaded {payload / 1e6:.1f} MB (runtime, model, data)")
     return context, page, problems
 
 
@@ -230,12 +244,17 @@ def test_demo_denoises_a_fixed_input_as_keras_does_with_the_same_psnr(browser, s
     context, page, problems = _ready_demo(browser, server, page_name)
     try:
         timings = page.evaluate(f'document.querySelector("{DEMO}").daeDemo.timings')
-        print(f"{page_name}: first denoised image {timings['firstImageMs']:.0f} ms after the module started")
+        print(f"{page_name}: first denoised image {timings['firstImageMs']:.0f} ms after the demo came into view")
+        timed_run = (
+            f'async ([clean, noisy, model]) => {{ const demo = document.querySelector("{DEMO}").daeDemo;'
+            " const started = performance.now(); const result = await demo.run({clean, noisy, model});"
+            " return {...result, ms: performance.now() - started}; }"
+        )
         for name in DEMO_MODELS:
-            result = page.evaluate(
-                f'([clean, noisy, model]) => document.querySelector("{DEMO}").daeDemo.run({{clean, noisy, model}})',
-                [clean.ravel().tolist(), noisy.ravel().tolist(), name],
-            )
+            arguments = [clean.ravel().tolist(), noisy.ravel().tolist(), name]
+            page.evaluate(timed_run, arguments)  # the first run of a model also loads it
+            result = page.evaluate(timed_run, arguments)
+            print(f"{name}: one step (denoise, PSNR, SSIM, draw) {result['ms']:.0f} ms")
             expected = denoise(load_model(pretrained_path(name)), noisy)
             gap = float(np.abs(np.asarray(result["denoised"]) - expected.ravel()).max())
             shown = float(re.search(r"PSNR ([0-9.]+) dB", result["shown"]).group(1))
@@ -287,6 +306,7 @@ def test_demo_says_so_in_one_line_when_its_model_is_missing(browser, server, sit
     shutil.move(models, moved)
     try:
         context, page, _ = _open(browser, f"{server}/notebooks/04_evaluation.html")  # a 404 is expected
+        page.locator(DEMO).scroll_into_view_if_needed()
         page.wait_for_selector(f"{DEMO}[data-state='error']", timeout=60_000)
         status = page.inner_text(f"{DEMO} .dae-demo-status")
         assert "could not start" in status and "\n" not in status.strip()
@@ -307,12 +327,10 @@ def test_generator_demo_samples_what_the_package_samples_from_the_same_noise(bro
     from dae_utils.sampling import SIGMA_MAX, heun_sample
 
     selector = ".dae-demo[data-demo='generate']"
-    context, page, problems = _open(browser, f"{server}/notebooks/11_generating_digits.html")
+    context, page, problems = _ready_demo(browser, server, "notebooks/11_generating_digits", selector)
     try:
-        page.wait_for_selector(f"{selector}[data-state='ready'], {selector}[data-state='error']", timeout=120_000)
-        assert page.get_attribute(selector, "data-state") == "ready", page.inner_text(selector)
         timings = page.evaluate(f'document.querySelector("{selector}").daeDemo.timings')
-        print(f"generator demo: first sample {timings['firstSampleMs']:.0f} ms after the module started")
+        print(f"generator demo: first sample ({HEUN_STEPS} steps, guidance) {timings['firstSampleMs']:.0f} ms in view")
         denoiser = Denoiser(load_model(pretrained_path(DEMO_GENERATOR)))
         for label, guidance in [(7, DEFAULT_GUIDANCE), (NULL_LABEL, 0.0)]:
             seed = 5

@@ -9,12 +9,12 @@
 // Test hooks (tests/test_book.py): the element's `data-state` becomes "ready" or "error", and
 // `element.daeDemo.run({clean, noisy, model})` denoises a given (clean, noisy) pair of 784 values
 // and resolves to {denoised, psnr, ssim, shown}; `element.daeDemo.settled()` waits for the last
-// update, whose result is `element.daeDemo.state.last`; `element.daeDemo.timings` holds load times (ms).
+// update, whose result is `element.daeDemo.state.last`; `element.daeDemo.timings` holds load times
+// (ms after the demo came into view; `visibleAtMs` is that moment after the page started loading).
+// Nothing is downloaded (runtime, model, digits) before the demo comes into view.
 import { addGaussianNoise, addSaltAndPepper, maskPixels, psnr, ssim } from "./imaging.js";
+import { HERE, PIXELS, SIDE, drawGrey as draw, element, loadJson, loadRuntime, whenVisible } from "./runtime.js";
 
-const SIDE = 28;
-const PIXELS = SIDE * SIDE;
-const HERE = new URL(".", import.meta.url);
 const TITLES = {
   paper_autoencoder: "the paper's autoencoder",
   unet: "U-Net (chapter 7)",
@@ -25,23 +25,6 @@ const CORRUPTIONS = {
   "salt-and-pepper": { label: "salt and pepper, share", max: 0.5, initial: 0.1, apply: addSaltAndPepper },
   masking: { label: "masked pixels, share", max: 0.9, initial: 0.3, apply: maskPixels },
 };
-const started = performance.now();
-let runtime = null;
-
-function loadRuntime() {
-  runtime ??= import(new URL("ort/ort.wasm.min.mjs", HERE).href).then((ort) => {
-    ort.env.wasm.wasmPaths = new URL("ort/", HERE).href;
-    ort.env.wasm.numThreads = 1; // no cross-origin isolation on a plain static server
-    return ort;
-  });
-  return runtime;
-}
-
-async function loadJson(path) {
-  const response = await fetch(new URL(path, HERE));
-  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
-  return response.json();
-}
 
 async function loadDigits() {
   const [index, image] = await Promise.all([
@@ -67,23 +50,6 @@ async function loadDigits() {
   return { ...index, digit };
 }
 
-function element(tag, attributes = {}, text = "") {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
-  if (text) node.textContent = text;
-  return node;
-}
-
-function draw(canvas, values) {
-  const context = canvas.getContext("2d");
-  const image = context.createImageData(SIDE, SIDE);
-  for (let i = 0; i < PIXELS; i += 1) {
-    const grey = Math.round(255 * Math.min(1, Math.max(0, values[i])));
-    image.data.set([grey, grey, grey, 255], 4 * i);
-  }
-  context.putImageData(image, 0, 0);
-}
-
 function panel(title) {
   const figure = element("figure", { class: "dae-demo-panel" });
   const canvas = element("canvas", { width: SIDE, height: SIDE, "aria-label": title });
@@ -102,7 +68,7 @@ function formatScores(values) {
 async function mount(container) {
   const models = (container.dataset.models || "paper_autoencoder").split(/\s+/).filter(Boolean);
   const corruptions = (container.dataset.corruptions || "gaussian").split(/\s+/).filter(Boolean);
-  const status = element("p", { class: "dae-demo-status", role: "status", "aria-live": "polite" }, "Loading the model…");
+  const status = element("p", { class: "dae-demo-status", role: "status", "aria-live": "polite" });
   const timings = {};
   const sessions = new Map();
   const state = { digit: 0, seed: 1, clean: new Float32Array(PIXELS), noisy: null, drawing: false, last: null };
@@ -217,6 +183,11 @@ async function mount(container) {
   }
 
   try {
+    status.textContent = "The model loads when this demo scrolls into view.";
+    await whenVisible(container);
+    const started = performance.now();
+    timings.visibleAtMs = started; // since the page started loading (performance.now's origin)
+    status.textContent = "Loading the model…";
     const digitsPromise = loadDigits();
     const sessionPromise = session(models[0]);
     const digits = await digitsPromise;

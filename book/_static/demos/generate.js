@@ -9,21 +9,8 @@
 // Test hooks: `data-state` becomes "ready" or "error"; `element.daeDemo.run({start, label,
 // guidance, steps})` samples from a given start (784 values on the model's [-1, 1] scale, already
 // multiplied by sigma_max) and resolves to {image (784 values in [0, 1]), evaluations}.
-import { uniformGenerator } from "./imaging.js";
-
-const SIDE = 28;
-const PIXELS = SIDE * SIDE;
-const HERE = new URL(".", import.meta.url);
-let runtime = null;
-
-function loadRuntime() {
-  runtime ??= import(new URL("ort/ort.wasm.min.mjs", HERE).href).then((ort) => {
-    ort.env.wasm.wasmPaths = new URL("ort/", HERE).href;
-    ort.env.wasm.numThreads = 1;
-    return ort;
-  });
-  return runtime;
-}
+import { standardNormal } from "./imaging.js";
+import { HERE, PIXELS, SIDE, drawGrey as draw, element, loadJson, loadRuntime, whenVisible } from "./runtime.js";
 
 /** EDM's noise levels: `steps` levels from sigma_max down to sigma_min, then 0 (dae_utils.sampling.edm_sigmas). */
 export function edmSigmas(steps, { sigmaMax, sigmaMin, rho }) {
@@ -36,39 +23,10 @@ export function edmSigmas(steps, { sigmaMax, sigmaMin, rho }) {
   return [...levels, 0];
 }
 
-function standardNormal(count, seed) {
-  const uniform = uniformGenerator(seed);
-  const values = new Float64Array(count);
-  for (let i = 0; i < count; i += 2) {
-    const radius = Math.sqrt(-2 * Math.log(1 - uniform()));
-    const angle = 2 * Math.PI * uniform();
-    values[i] = radius * Math.cos(angle);
-    if (i + 1 < count) values[i + 1] = radius * Math.sin(angle);
-  }
-  return values;
-}
-
 const toImage = (x) => Float32Array.from(x, (value) => Math.min(1, Math.max(0, (value + 1) / 2)));
 
-function draw(canvas, values) {
-  const context = canvas.getContext("2d");
-  const image = context.createImageData(SIDE, SIDE);
-  for (let i = 0; i < PIXELS; i += 1) {
-    const grey = Math.round(255 * values[i]);
-    image.data.set([grey, grey, grey, 255], 4 * i);
-  }
-  context.putImageData(image, 0, 0);
-}
-
-function element(tag, attributes = {}, text = "") {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
-  if (text) node.textContent = text;
-  return node;
-}
-
 async function mount(container) {
-  const status = element("p", { class: "dae-demo-status", role: "status", "aria-live": "polite" }, "Loading the generator…");
+  const status = element("p", { class: "dae-demo-status", role: "status", "aria-live": "polite" });
   const digit = element("select", { "aria-label": "digit" });
   digit.append(element("option", { value: "any" }, "any digit (no label)"));
   for (let d = 0; d < 10; d += 1) digit.append(element("option", { value: String(d) }, `a ${d}`));
@@ -89,7 +47,6 @@ async function mount(container) {
   container.replaceChildren(controls, panels, status);
   container.dataset.state = "loading";
   const timings = {};
-  const started = performance.now();
   let seed = 1;
   let busy = Promise.resolve();
 
@@ -100,9 +57,12 @@ async function mount(container) {
   };
 
   try {
-    const settingsResponse = await fetch(new URL("models/generator.json", HERE));
-    if (!settingsResponse.ok) throw new Error(`models/generator.json: HTTP ${settingsResponse.status}`);
-    const settings = await settingsResponse.json();
+    status.textContent = "The generator loads when this demo scrolls into view.";
+    await whenVisible(container);
+    const started = performance.now();
+    timings.visibleAtMs = started;
+    status.textContent = "Loading the generator…";
+    const settings = await loadJson("models/generator.json");
     const ort = await loadRuntime();
     const session = await ort.InferenceSession.create(new URL(`models/${settings.file}`, HERE).href, {
       executionProviders: ["wasm"],

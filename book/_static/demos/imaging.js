@@ -15,17 +15,23 @@ export function uniformGenerator(seed) {
   };
 }
 
-/** Clean pixels plus Gaussian noise of standard deviation `std`, clipped to [0, 1] (Box-Muller). */
-export function addGaussianNoise(clean, std, seed) {
+/** `count` independent standard normal numbers from a seeded generator (Box-Muller). */
+export function standardNormal(count, seed) {
   const uniform = uniformGenerator(seed);
-  const noisy = new Float32Array(clean.length);
-  for (let i = 0; i < clean.length; i += 2) {
+  const values = new Float64Array(count);
+  for (let i = 0; i < count; i += 2) {
     const radius = Math.sqrt(-2 * Math.log(1 - uniform()));
     const angle = 2 * Math.PI * uniform();
-    noisy[i] = clip(clean[i] + std * radius * Math.cos(angle));
-    if (i + 1 < clean.length) noisy[i + 1] = clip(clean[i + 1] + std * radius * Math.sin(angle));
+    values[i] = radius * Math.cos(angle);
+    if (i + 1 < count) values[i + 1] = radius * Math.sin(angle);
   }
-  return noisy;
+  return values;
+}
+
+/** Clean pixels plus Gaussian noise of standard deviation `std`, clipped to [0, 1]. */
+export function addGaussianNoise(clean, std, seed) {
+  const noise = standardNormal(clean.length, seed);
+  return Float32Array.from(clean, (value, i) => clip(value + std * noise[i]));
 }
 
 /** Salt and pepper: a share `amount` of the pixels set to 0 or 1, half each (dae_utils.noise). */
