@@ -8,7 +8,7 @@
 - :func:`principal_angles`: how far apart two subspaces are (a linear autoencoder's against PCA's).
 - :func:`layer_features`: a layer's activations, flattened (an encoder's code, a classifier's features).
 - :func:`fit_linear_probe`: a softmax classifier on frozen features, the usual test of a
-  representation (Vincent et al., 2008).
+  representation (Alain & Bengio, 2017), here of the codes that denoising autoencoders learn.
 
 Images are batches (N, H, W, 1) or (N, H, W) of floats in [0, 1]; the linear algebra flattens
 them to (N, H * W) matrices in float64.
