@@ -327,11 +327,11 @@ def build_site(profile: str, *, student: bool = False) -> Path:
     shutil.copytree(ROOT / "book", source / "book")
     copy_mathjax(source / "_extra" / "mathjax")
     build_demos(source / "_extra" / "demos", build)
-    for executed in sorted((build / "executed").rglob("*.ipynb")):
-        if executed.name.endswith(".partial.ipynb"):
-            continue
-        relative = executed.relative_to(build / "executed")
-        stage_notebook(executed, source / relative, profile_parameters(profile, ROOT / relative), student=student)
+    for notebook in chain_notebooks():  # not every file in executed/: a renamed chapter leaves its old copy there
+        relative = notebook.relative_to(ROOT)
+        stage_notebook(
+            build / "executed" / relative, source / relative, profile_parameters(profile, notebook), student=student
+        )
     site_parent = ROOT / settings["site_parent"]
     if student:
         site_parent = build / "student"
