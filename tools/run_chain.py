@@ -24,6 +24,7 @@ import argparse
 import hashlib
 import json
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -349,6 +350,9 @@ def main() -> int:
     parser.add_argument("--student", action="store_true", help="render the student edition (no solutions)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")  # papermill logs each cell's output
+    # The kernels inherit it: TensorFlow's start-up lines would otherwise land in the notebooks as stderr
+    # outputs, which nbval then expects from every re-run (the Makefile exports it too).
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     started = time.perf_counter()
     execute_chain(args.profile, force=args.force)
     if not args.no_site:
