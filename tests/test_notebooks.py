@@ -159,3 +159,11 @@ def test_every_solution_with_code_was_executed_in_the_quick_chain(quick_build):
 )
 def test_the_page_hides_glue_calls_and_blocks_they_leave_empty(source, shown):
     assert load_tool("run_chain").hide_glue_calls(source) == shown
+
+
+def test_the_demos_need_the_npm_runtime_and_say_what_to_install(tmp_path, monkeypatch):
+    run_chain = load_tool("run_chain")
+    monkeypatch.setattr(run_chain, "ROOT", tmp_path)  # a checkout where `npm ci` has not run
+    with pytest.raises(SystemExit, match=r"Node\.js 18 or newer with npm"):
+        run_chain.build_demos(tmp_path / "demos", tmp_path / "build")
+    assert not (tmp_path / "demos").exists()
