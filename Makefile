@@ -13,7 +13,7 @@ export PYTHONUNBUFFERED := 1
 .PHONY: book book-student test test-fast test-backends data pretrained onnx benchmark lint format clean help
 
 help:
-	@echo "make book        set up, run the notebook chain at the paper's settings, render _build/html"
+	@echo "make book        set up (Python venv, npm ci), run the notebook chain at the paper's settings, render _build/html with the demos"
 	@echo "make book-student  the same book without the solutions, in _build/paper/student/_build/html"
 	@echo "make test        set up, run the test suite (unit tests, quick chain + nbval, Colab emulation, JAX, browser)"
 	@echo "make test-fast   the unit tests alone (no real data, no notebooks): under 2 minutes"
