@@ -4,16 +4,16 @@
 //   <div class="dae-demo" data-demo="denoise" data-models="paper_autoencoder unet best_denoiser"
 //        data-corruptions="gaussian salt-and-pepper masking">text shown without JavaScript</div>
 //   <script type="module" src="../demos/denoise.js"></script>
-// Everything is served with the site (demos/ort, demos/models, demos/data): no other host.
+// Everything is served with the site (demos/ort, demos/models, demos/data): no other host, and
+// nothing is downloaded before the demo scrolls into view.
 //
-// Test hooks (tests/test_book.py): the element's `data-state` becomes "ready" or "error", and
-// `element.daeDemo.run({clean, noisy, model})` denoises a given (clean, noisy) pair of 784 values
-// and resolves to {denoised, psnr, ssim, shown}; `element.daeDemo.settled()` waits for the last
-// update, whose result is `element.daeDemo.state.last`; `element.daeDemo.timings` holds load times
-// (ms after the demo came into view; `visibleAtMs` is that moment after the page started loading).
-// Nothing is downloaded (runtime, model, digits) before the demo comes into view.
+// Test hooks (tests/test_book.py): the element's `data-state` is "loading", then "ready" or
+// "error"; `element.daeDemo.run({clean, noisy, model})` denoises a given (clean, noisy) pair of
+// 784 values and resolves to {denoised, psnr, ssim, shown}; `element.daeDemo.settled()` waits for
+// the last update, whose result is `element.daeDemo.state.last`; `element.daeDemo.timings` holds
+// load times (ms after the demo came into view; `visibleAtMs` is that moment after the page started).
 import { addGaussianNoise, addSaltAndPepper, maskPixels, psnr, ssim } from "./imaging.js";
-import { HERE, PIXELS, SIDE, drawGrey as draw, element, loadJson, loadRuntime, whenVisible } from "./runtime.js";
+import { HERE, PIXELS, SIDE, drawGrey as draw, element, labelled, loadJson, loadRuntime, whenVisible } from "./runtime.js";
 
 const TITLES = {
   paper_autoencoder: "the paper's autoencoder",
@@ -50,14 +50,14 @@ async function loadDigits() {
   return { ...index, digit };
 }
 
-function panel(title) {
+function panel(title, id) {
   const figure = element("figure", { class: "dae-demo-panel" });
-  const canvas = element("canvas", { width: SIDE, height: SIDE, "aria-label": title });
+  const canvas = element("canvas", { width: SIDE, height: SIDE, role: "img", "aria-label": title, id });
   const caption = element("figcaption", {}, title);
   const score = element("span", { class: "dae-demo-score" });
   caption.append(element("br"), score);
   figure.append(canvas, caption);
-  return { figure, canvas, score };
+  return { figure, canvas, score, title };
 }
 
 function formatScores(values) {
@@ -65,37 +65,42 @@ function formatScores(values) {
   return `PSNR ${decibels} · SSIM ${values.ssim.toFixed(4)}`;
 }
 
+let mounted = 0;
+
 async function mount(container) {
+  const prefix = `dae-denoise-${(mounted += 1)}`;
   const models = (container.dataset.models || "paper_autoencoder").split(/\s+/).filter(Boolean);
   const corruptions = (container.dataset.corruptions || "gaussian").split(/\s+/).filter(Boolean);
   const status = element("p", { class: "dae-demo-status", role: "status", "aria-live": "polite" });
   const timings = {};
   const sessions = new Map();
-  const state = { digit: 0, seed: 1, clean: new Float32Array(PIXELS), noisy: null, drawing: false, last: null };
+  const state = { digit: 0, seed: 1, clean: new Float32Array(PIXELS), drawing: false, last: null };
 
-  const modelPicker = element("select", { "aria-label": "model" });
+  const modelPicker = element("select", { id: `${prefix}-model` });
   for (const name of models) modelPicker.append(element("option", { value: name }, TITLES[name] || name));
-  const corruptionPicker = element("select", { "aria-label": "corruption" });
+  const corruptionPicker = element("select", { id: `${prefix}-corruption` });
   for (const name of corruptions) corruptionPicker.append(element("option", { value: name }, name.replaceAll("-", " ")));
-  const strength = element("input", { type: "range", min: "0", max: "1", step: "0.05", value: "0.5", "aria-label": "noise" });
-  const strengthLabel = element("label");
-  const digitSlider = element("input", { type: "range", min: "0", max: "0", step: "1", value: "0", "aria-label": "test digit" });
-  const digitLabel = element("label");
+  const strength = element("input", { type: "range", min: "0", max: "1", step: "0.05", value: "0.5", id: `${prefix}-strength` });
+  const digitSlider = element("input", { type: "range", min: "0", max: "0", step: "1", value: "0", id: `${prefix}-digit` });
+  const strengthLabel = labelled(strength, "");
+  const digitLabel = labelled(digitSlider, "");
   const newNoise = element("button", { type: "button" }, "New noise");
   const clear = element("button", { type: "button" }, "Clear and draw");
-  const noisyPanel = panel("noisy");
-  const denoisedPanel = panel("denoised");
-  const cleanPanel = panel("clean (draw on it)");
+  const inputs = [modelPicker, corruptionPicker, strength, digitSlider, newNoise, clear];
+  const noisyPanel = panel("noisy", `${prefix}-noisy`);
+  const denoisedPanel = panel("denoised", `${prefix}-denoised`);
+  const cleanPanel = panel("clean (draw on it)", `${prefix}-clean`);
   const controls = element("div", { class: "dae-demo-controls" });
-  const corruptionRow = corruptions.length > 1 ? [element("label", {}, "corruption "), corruptionPicker] : [];
+  const corruptionRow = corruptions.length > 1 ? [labelled(corruptionPicker, "corruption "), corruptionPicker] : [];
   controls.append(
-    element("label", {}, "model "), modelPicker, ...corruptionRow,
+    labelled(modelPicker, "model "), modelPicker, ...corruptionRow,
     strengthLabel, strength, digitLabel, digitSlider, newNoise, clear,
   );
   const panels = element("div", { class: "dae-demo-panels" });
   panels.append(noisyPanel.figure, denoisedPanel.figure, cleanPanel.figure);
   container.replaceChildren(controls, panels, status);
   container.dataset.state = "loading";
+  for (const input of inputs) input.disabled = true; // until the first image is shown
 
   const corruption = () => CORRUPTIONS[corruptionPicker.value] || CORRUPTIONS.gaussian;
   const syncStrength = () => {
@@ -108,14 +113,16 @@ async function mount(container) {
   };
   setCorruption();
 
-  async function session(name) {
+  function session(name) {
     if (!sessions.has(name)) {
-      sessions.set(name, (async () => {
+      const loading = (async () => {
         const ort = await loadRuntime();
         const description = (await loadJson("models/models.json"))[name];
         if (!description) throw new Error(`no model named ${name} in models/models.json`);
         return ort.InferenceSession.create(new URL(`models/${description.file}`, HERE).href, { executionProviders: ["wasm"] });
-      })());
+      })();
+      loading.catch(() => sessions.delete(name)); // a failed load is tried again next time
+      sessions.set(name, loading);
     }
     return sessions.get(name);
   }
@@ -128,59 +135,126 @@ async function mount(container) {
     return Float32Array.from(output[model.outputNames[0]].data, (value) => Math.min(1, Math.max(0, value)));
   }
 
-  let pending = Promise.resolve();
   async function render(clean, noisy, name) {
-    const denoised = await denoise(name, noisy);
+    let denoised;
+    try {
+      denoised = await denoise(name, noisy);
+    } catch (error) {
+      denoisedPanel.score.textContent = "";
+      draw(denoisedPanel.canvas, new Float32Array(PIXELS));
+      throw new Error(`${TITLES[name] || name} could not load (${String(error.message).split("\n")[0]})`);
+    }
     const scores = { psnr: psnr(clean, denoised), ssim: ssim(clean, denoised, SIDE) };
+    const noisyScores = { psnr: psnr(clean, noisy), ssim: ssim(clean, noisy, SIDE) };
     draw(noisyPanel.canvas, noisy);
     draw(denoisedPanel.canvas, denoised);
     draw(cleanPanel.canvas, clean);
-    noisyPanel.score.textContent = formatScores({ psnr: psnr(clean, noisy), ssim: ssim(clean, noisy, SIDE) });
+    noisyPanel.score.textContent = formatScores(noisyScores);
     denoisedPanel.score.textContent = formatScores(scores);
+    noisyPanel.canvas.setAttribute("aria-label", `noisy digit, ${formatScores(noisyScores)}`);
+    denoisedPanel.canvas.setAttribute("aria-label", `denoised by ${TITLES[name] || name}, ${formatScores(scores)}`);
     state.last = { denoised: Array.from(denoised), ...scores, shown: denoisedPanel.score.textContent };
     return state.last;
   }
 
+  // One render at a time, and only the newest request: dragging a slider does not queue a backlog.
+  let pending = Promise.resolve();
+  let wanted = null;
+  let working = false;
   function update() {
-    state.noisy = corruption().apply(state.clean, Number(strength.value), state.seed);
-    const clean = state.clean, noisy = state.noisy, name = modelPicker.value;
-    pending = pending.then(() => render(clean, noisy, name)).catch(fail);
+    const clean = Float32Array.from(state.clean); // a snapshot: drawing goes on while this renders
+    wanted = { clean, noisy: corruption().apply(clean, Number(strength.value), state.seed), name: modelPicker.value };
+    if (!working) {
+      working = true;
+      pending = (async () => {
+        while (wanted) {
+          const request = wanted;
+          wanted = null;
+          try {
+            await render(request.clean, request.noisy, request.name);
+            if (!["loading", "starting"].includes(container.dataset.state)) ready(); // the first: below
+          } catch (error) {
+            fail(error);
+          }
+        }
+        working = false;
+      })();
+    }
     return pending;
+  }
+
+  function ready() {
+    container.dataset.state = "ready";
+    status.textContent = "Move the sliders, draw new noise, pick a model, or draw a digit on the clean image "
+      + "(with a mouse, a pen or a finger; the digit slider works from the keyboard).";
   }
 
   function fail(error) {
     container.dataset.state = "error";
-    status.textContent = `The interactive demo could not start (${error.message}); the figure above shows the same models.`;
+    status.textContent = `The demo could not run: ${error.message}. The figures above show the same models.`;
     console.warn("dae demo:", error);
   }
 
-  // Drawing on the clean image with a mouse, a pen or a finger.
-  const paint = (event) => {
+  // Drawing on the clean image: a line between successive pointer positions, primary pointer only.
+  let previous = null;
+  const cell = (event) => {
     const box = cleanPanel.canvas.getBoundingClientRect();
-    const column = Math.floor(((event.clientX - box.left) / box.width) * SIDE);
-    const row = Math.floor(((event.clientY - box.top) / box.height) * SIDE);
+    const left = box.left + cleanPanel.canvas.clientLeft;
+    const top = box.top + cleanPanel.canvas.clientTop;
+    return [
+      ((event.clientX - left) / cleanPanel.canvas.clientWidth) * SIDE,
+      ((event.clientY - top) / cleanPanel.canvas.clientHeight) * SIDE,
+    ];
+  };
+  const stamp = (x, y) => {
+    const column = Math.floor(x), row = Math.floor(y);
     for (let dr = -1; dr <= 1; dr += 1) {
       for (let dc = -1; dc <= 1; dc += 1) {
         const r = row + dr, c = column + dc;
         if (r < 0 || r >= SIDE || c < 0 || c >= SIDE) continue;
-        const index = r * SIDE + c;
-        state.clean[index] = Math.max(state.clean[index], dr === 0 && dc === 0 ? 1 : 0.6);
+        state.clean[r * SIDE + c] = Math.max(state.clean[r * SIDE + c], dr === 0 && dc === 0 ? 1 : 0.6);
       }
     }
+  };
+  const paint = (event) => {
+    const [x, y] = cell(event);
+    const [x0, y0] = previous || [x, y];
+    const steps = Math.max(1, Math.ceil(Math.hypot(x - x0, y - y0) * 2));
+    for (let i = 1; i <= steps; i += 1) stamp(x0 + ((x - x0) * i) / steps, y0 + ((y - y0) * i) / steps);
+    previous = [x, y];
     draw(cleanPanel.canvas, state.clean);
   };
+  const endStroke = () => {
+    if (state.drawing) update();
+    state.drawing = false;
+    previous = null;
+  };
   cleanPanel.canvas.addEventListener("pointerdown", (event) => {
+    if (!event.isPrimary || event.button > 0 || container.dataset.state === "loading") return;
     state.drawing = true;
+    previous = null;
     cleanPanel.canvas.setPointerCapture?.(event.pointerId);
     paint(event);
   });
-  cleanPanel.canvas.addEventListener("pointermove", (event) => state.drawing && paint(event));
-  for (const type of ["pointerup", "pointercancel"]) {
-    cleanPanel.canvas.addEventListener(type, () => {
-      if (state.drawing) update();
-      state.drawing = false;
-    });
+  cleanPanel.canvas.addEventListener("pointermove", (event) => {
+    if (state.drawing && event.isPrimary) paint(event);
+  });
+  for (const type of ["pointerup", "pointercancel", "lostpointercapture"]) {
+    cleanPanel.canvas.addEventListener(type, endStroke);
   }
+
+  container.daeDemo = {
+    timings,
+    state,
+    async run({ clean, noisy, model }) {
+      await pending;
+      const result = render(Float32Array.from(clean), Float32Array.from(noisy), model || modelPicker.value);
+      pending = result.catch(() => undefined);
+      return result;
+    },
+    update,
+    settled: () => pending,
+  };
 
   try {
     status.textContent = "The model loads when this demo scrolls into view.";
@@ -188,10 +262,8 @@ async function mount(container) {
     const started = performance.now();
     timings.visibleAtMs = started; // since the page started loading (performance.now's origin)
     status.textContent = "Loading the model…";
-    const digitsPromise = loadDigits();
-    const sessionPromise = session(models[0]);
-    const digits = await digitsPromise;
-    timings.digitsMs = performance.now() - started;
+    const [digits] = await Promise.all([loadDigits(), session(models[0])]);
+    timings.modelMs = performance.now() - started;
     digitSlider.max = String(digits.count - 1);
     const showDigit = () => {
       state.digit = Number(digitSlider.value);
@@ -199,13 +271,11 @@ async function mount(container) {
       state.clean = digits.digit(state.digit);
     };
     showDigit();
-    await sessionPromise;
-    timings.modelMs = performance.now() - started;
+    container.dataset.state = "starting";
     await update();
-    if (container.dataset.state === "error") return;
     timings.firstImageMs = performance.now() - started;
-    status.textContent = "Move the sliders, draw new noise, pick a model, or draw a digit on the clean image.";
-    container.dataset.state = "ready";
+    if (container.dataset.state !== "error") ready();
+    for (const input of inputs) input.disabled = false;
 
     digitSlider.addEventListener("input", () => { showDigit(); update(); });
     strength.addEventListener("input", () => { syncStrength(); update(); });
@@ -216,18 +286,6 @@ async function mount(container) {
   } catch (error) {
     fail(error);
   }
-
-  container.daeDemo = {
-    timings,
-    state,
-    async run({ clean, noisy, model }) {
-      await pending;
-      const result = await render(Float32Array.from(clean), Float32Array.from(noisy), model || modelPicker.value);
-      return result;
-    },
-    update,
-    settled: () => pending,
-  };
 }
 
 for (const container of document.querySelectorAll(".dae-demo[data-demo='denoise']")) mount(container);

@@ -10,7 +10,7 @@
 // guidance, steps})` samples from a given start (784 values on the model's [-1, 1] scale, already
 // multiplied by sigma_max) and resolves to {image (784 values in [0, 1]), evaluations}.
 import { standardNormal } from "./imaging.js";
-import { HERE, PIXELS, SIDE, drawGrey as draw, element, loadJson, loadRuntime, whenVisible } from "./runtime.js";
+import { HERE, PIXELS, SIDE, drawGrey as draw, element, labelled, loadJson, loadRuntime, whenVisible } from "./runtime.js";
 
 /** EDM's noise levels: `steps` levels from sigma_max down to sigma_min, then 0 (dae_utils.sampling.edm_sigmas). */
 export function edmSigmas(steps, { sigmaMax, sigmaMin, rho }) {
@@ -25,34 +25,41 @@ export function edmSigmas(steps, { sigmaMax, sigmaMin, rho }) {
 
 const toImage = (x) => Float32Array.from(x, (value) => Math.min(1, Math.max(0, (value + 1) / 2)));
 
+const INPUTS = ["image", "noise_level", "label"]; // the exported network's inputs (dae_utils.generative)
+let mounted = 0;
+
 async function mount(container) {
+  const prefix = `dae-generate-${(mounted += 1)}`;
   const status = element("p", { class: "dae-demo-status", role: "status", "aria-live": "polite" });
-  const digit = element("select", { "aria-label": "digit" });
+  const progress = element("p", { class: "dae-demo-status" }); // not live: one update per step
+  const digit = element("select", { id: `${prefix}-digit` });
   digit.append(element("option", { value: "any" }, "any digit (no label)"));
   for (let d = 0; d < 10; d += 1) digit.append(element("option", { value: String(d) }, `a ${d}`));
-  const guidance = element("input", { type: "range", min: "0", max: "4", step: "0.5", "aria-label": "guidance" });
-  const guidanceLabel = element("label");
-  const steps = element("input", { type: "range", min: "2", max: "40", step: "1", "aria-label": "steps" });
-  const stepsLabel = element("label");
+  const guidance = element("input", { type: "range", min: "0", max: "4", step: "0.5", id: `${prefix}-guidance` });
+  const guidanceLabel = labelled(guidance, "");
+  const steps = element("input", { type: "range", min: "2", max: "40", step: "1", id: `${prefix}-steps` });
+  const stepsLabel = labelled(steps, "");
   const button = element("button", { type: "button" }, "Generate");
+  const inputs = [digit, guidance, steps, button];
   const controls = element("div", { class: "dae-demo-controls" });
-  controls.append(element("label", {}, "ask for "), digit, guidanceLabel, guidance, stepsLabel, steps, button);
+  controls.append(labelled(digit, "ask for "), digit, guidanceLabel, guidance, stepsLabel, steps, button);
   const panels = element("div", { class: "dae-demo-panels" });
   const figure = element("figure", { class: "dae-demo-panel" });
-  const canvas = element("canvas", { width: SIDE, height: SIDE, "aria-label": "generated digit" });
+  const canvas = element("canvas", { width: SIDE, height: SIDE, role: "img", "aria-label": "the sampler's current image" });
   const caption = element("figcaption", {}, "the sampler's current image");
   figure.append(canvas, caption);
-  const strip = element("div", { class: "dae-demo-strip", "aria-label": "the denoiser's estimate at every step" });
+  const strip = element("div", { class: "dae-demo-strip", role: "group", "aria-label": "the denoiser's estimate at every step" });
   panels.append(figure, strip);
-  container.replaceChildren(controls, panels, status);
+  container.replaceChildren(controls, panels, progress, status);
   container.dataset.state = "loading";
+  for (const input of inputs) input.disabled = true;
   const timings = {};
   let seed = 1;
   let busy = Promise.resolve();
 
   const fail = (error) => {
     container.dataset.state = "error";
-    status.textContent = `The generator could not start (${error.message}); the figures above show its samples.`;
+    status.textContent = `The generator could not run (${String(error.message).split("\n")[0]}); the figures above show its samples.`;
     console.warn("dae demo:", error);
   };
 
@@ -67,6 +74,8 @@ async function mount(container) {
     const session = await ort.InferenceSession.create(new URL(`models/${settings.file}`, HERE).href, {
       executionProviders: ["wasm"],
     });
+    const missing = INPUTS.filter((name) => !session.inputNames.includes(name));
+    if (missing.length) throw new Error(`the generator has no input named ${missing.join(", ")}`);
     guidance.value = String(settings.guidance);
     steps.value = String(settings.steps);
     const sync = () => {
@@ -79,7 +88,6 @@ async function mount(container) {
     timings.modelMs = performance.now() - started;
 
     // D(x; sigma, label) with classifier-free guidance, both passes in one batch of two.
-    let evaluations = 0;
     async function denoise(x, sigma, label, scale) {
       const total = sigma ** 2 + settings.sigmaData ** 2;
       const cSkip = settings.sigmaData ** 2 / total;
@@ -87,80 +95,87 @@ async function mount(container) {
       const cIn = 1 / Math.sqrt(total);
       const guided = scale !== 0 && label !== settings.nullLabel;
       const count = guided ? 2 : 1;
-      const inputs = new Float32Array(count * PIXELS);
-      for (let i = 0; i < PIXELS; i += 1) inputs[i] = cIn * x[i];
-      if (guided) inputs.copyWithin(PIXELS, 0, PIXELS);
+      const input = new Float32Array(count * PIXELS);
+      for (let i = 0; i < PIXELS; i += 1) input[i] = cIn * x[i];
+      if (guided) input.copyWithin(PIXELS, 0, PIXELS);
       const feeds = {
-        image: new ort.Tensor("float32", inputs, [count, SIDE, SIDE, 1]),
+        image: new ort.Tensor("float32", input, [count, SIDE, SIDE, 1]),
         noise_level: new ort.Tensor("float32", new Float32Array(count).fill(Math.log(sigma) / 4), [count, 1]),
         label: new ort.Tensor("int32", Int32Array.from(guided ? [label, settings.nullLabel] : [label]), [count, 1]),
       };
       const output = (await session.run(feeds))[session.outputNames[0]].data;
-      evaluations += count;
       const denoised = new Float64Array(PIXELS);
       for (let i = 0; i < PIXELS; i += 1) {
         const network = guided ? output[PIXELS + i] + (1 + scale) * (output[i] - output[PIXELS + i]) : output[i];
         denoised[i] = cSkip * x[i] + cOut * network;
       }
-      return denoised;
+      return { denoised, evaluations: count };
     }
 
     // Heun's method on the probability-flow ODE (dae_utils.sampling.heun_sample).
     async function sample({ start, label, guidance: scale, steps: count, onStep }) {
       const sigmas = edmSigmas(count, settings);
       let x = Float64Array.from(start);
-      evaluations = 0;
+      let evaluations = 0;
       for (let step = 0; step < count; step += 1) {
         const sigma = sigmas[step], next = sigmas[step + 1];
-        const denoised = await denoise(x, sigma, label, scale);
-        const slope = x.map((value, i) => (value - denoised[i]) / sigma);
+        const first = await denoise(x, sigma, label, scale);
+        evaluations += first.evaluations;
+        const slope = x.map((value, i) => (value - first.denoised[i]) / sigma);
         let xNext = x.map((value, i) => value + (next - sigma) * slope[i]);
         if (next > 0) {
-          const denoisedNext = await denoise(xNext, next, label, scale);
-          xNext = x.map((value, i) => value + (next - sigma) * 0.5 * (slope[i] + (xNext[i] - denoisedNext[i]) / next));
+          const second = await denoise(xNext, next, label, scale);
+          evaluations += second.evaluations;
+          xNext = x.map((value, i) => value + (next - sigma) * 0.5 * (slope[i] + (xNext[i] - second.denoised[i]) / next));
         }
         x = xNext;
-        if (onStep) await onStep(step, x, denoised);
+        if (onStep) await onStep(step, x, first.denoised, count);
       }
       return { image: Array.from(toImage(x)), evaluations };
     }
 
     const generate = () => {
       const label = digit.value === "any" ? settings.nullLabel : Number(digit.value);
-      const start = standardNormal(PIXELS, seed).map((value) => settings.sigmaMax * value);
+      const request = { label, guidance: Number(guidance.value), steps: Number(steps.value), seed };
       seed += 1;
-      strip.replaceChildren();
-      const began = performance.now();
-      busy = busy.then(() => sample({
-        start, label, guidance: Number(guidance.value), steps: Number(steps.value),
-        onStep: async (step, x, denoised) => {
-          draw(canvas, toImage(x));
-          const small = element("canvas", { width: SIDE, height: SIDE, title: `step ${step + 1}` });
-          draw(small, toImage(denoised));
-          strip.append(small);
-          status.textContent = `step ${step + 1} of ${steps.value}`;
-          await new Promise((resolve) => requestAnimationFrame(resolve));
-        },
-      })).then((result) => {
+      button.disabled = true;
+      busy = busy.then(async () => {
+        strip.replaceChildren();
+        status.textContent = `Sampling ${request.steps} steps…`;
+        const began = performance.now();
+        const start = standardNormal(PIXELS, request.seed).map((value) => settings.sigmaMax * value);
+        const result = await sample({
+          ...request, start,
+          onStep: async (step, x, denoised, count) => {
+            draw(canvas, toImage(x));
+            const small = element("canvas", { width: SIDE, height: SIDE, title: `step ${step + 1}` });
+            draw(small, toImage(denoised));
+            strip.append(small);
+            progress.textContent = `step ${step + 1} of ${count}`;
+            await new Promise((resolve) => setTimeout(resolve, 0)); // let the page paint (also in a background tab)
+          },
+        });
         status.textContent = `${result.evaluations} network evaluations in ${((performance.now() - began) / 1000).toFixed(1)} s. `
           + "The small images are the denoiser's estimate of the clean digit at each step.";
+        timings.firstSampleMs ??= performance.now() - started;
+        container.dataset.state = "ready";
         return result;
-      }).catch(fail);
+      }).catch(fail).finally(() => { button.disabled = false; });
       return busy;
     };
-    button.addEventListener("click", generate);
-    await generate();
-    if (container.dataset.state === "error") return;
-    timings.firstSampleMs = performance.now() - started;
-    container.dataset.state = "ready";
+
     container.daeDemo = {
       timings,
       settings,
       async run({ start, label, guidance: scale, steps: count }) {
-        await busy;
-        return sample({ start, label, guidance: scale, steps: count });
+        const result = busy.then(() => sample({ start, label, guidance: scale, steps: count }));
+        busy = result.catch(() => undefined);
+        return result;
       },
     };
+    button.addEventListener("click", generate);
+    for (const input of inputs) input.disabled = false;
+    await generate();
   } catch (error) {
     fail(error);
   }

@@ -13,6 +13,7 @@ export function loadRuntime() {
     ort.env.wasm.numThreads = 1; // no cross-origin isolation on a plain static server
     return ort;
   });
+  runtime.catch(() => { runtime = null; }); // a failed import is tried again next time
   return runtime;
 }
 
@@ -44,6 +45,11 @@ export function element(tag, attributes = {}, text = "") {
   for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
   if (text) node.textContent = text;
   return node;
+}
+
+/** A visible <label> tied to `control` (which needs an id), so the control's name is what is shown. */
+export function labelled(control, text) {
+  return element("label", { for: control.id }, text);
 }
 
 /** Draw SIDE x SIDE grey values (clipped to [0, 1]) on a canvas of that size. */
