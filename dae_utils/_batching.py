@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["predict_padded"]
+__all__ = ["predict_batched", "predict_padded"]
 
 
 def predict_padded(model: Any, batch: Any, *, limit: int) -> np.ndarray:
@@ -22,3 +22,12 @@ def predict_padded(model: Any, batch: Any, *, limit: int) -> np.ndarray:
     padded = tuple(np.concatenate([a, np.zeros((size - count, *a.shape[1:]), a.dtype)]) for a in arrays)
     output = model.predict_on_batch(padded if isinstance(batch, tuple) else padded[0])
     return np.asarray(output, dtype=np.float64)[:count]
+
+
+def predict_batched(model: Any, inputs: np.ndarray, *, batch_size: int) -> np.ndarray:
+    """:func:`predict_padded` over ``inputs`` in slices of ``batch_size`` rows, concatenated (float64)."""
+    parts = [
+        predict_padded(model, inputs[start : start + batch_size], limit=batch_size)
+        for start in range(0, len(inputs), batch_size)
+    ]
+    return np.concatenate(parts)

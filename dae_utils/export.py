@@ -30,13 +30,13 @@ __all__ = [
     "write_digit_sprite",
 ]
 
-#: Checkpoints (or selections) exported for the book's pages: the paper's model, the U-Net, the
-#: best denoiser, and Part III's generator.
-BOOK_MODELS = ("paper_autoencoder", "unet", "best_denoiser", "edm_digits")
 #: The denoisers offered by the in-page demos (``book/_static/demos/denoise.js``).
 DEMO_MODELS = ("paper_autoencoder", "unet", "best_denoiser")
 #: The generator sampled by chapter 11's demo (``book/_static/demos/generate.js``).
 DEMO_GENERATOR = "edm_digits"
+#: Checkpoints (or selections) exported for the book's pages: the paper's model, the U-Net, the
+#: best denoiser, and Part III's generator.
+BOOK_MODELS = (*DEMO_MODELS, DEMO_GENERATOR)
 #: Test digits shipped with the site for the demos to pick from.
 DEMO_DIGITS = 300
 _SPRITE_COLUMNS = 20

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from dae_utils._batching import predict_padded
+from dae_utils._batching import predict_batched
 from dae_utils._validation import _describe, check_image_batch, check_positive_int, check_same_shape
 
 __all__ = [
@@ -223,11 +223,8 @@ def layer_features(model: Any, images: np.ndarray, *, layer: str, batch_size: in
     extractors = _EXTRACTORS.setdefault(model, {})
     if layer not in extractors:  # one extractor per layer: its predict function is traced once
         extractors[layer] = keras.Model(model.inputs, model.get_layer(layer).output)
-    batches = [
-        predict_padded(extractors[layer], images[start : start + batch_size].astype(np.float32), limit=batch_size)
-        for start in range(0, len(images), batch_size)
-    ]
-    return np.concatenate(batches).reshape(len(images), -1).astype(np.float32)
+    outputs = predict_batched(extractors[layer], images.astype(np.float32), batch_size=batch_size)
+    return outputs.reshape(len(images), -1).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -248,9 +245,8 @@ class LinearProbe:
     def predict(self, features: np.ndarray) -> np.ndarray:
         """The most probable class of each row of ``features``, shape (N,)."""
         inputs = ((np.asarray(features, dtype=np.float64) - self.mean) / self.scale).astype(np.float32)
-        batch = 4096  # padded batches: a few traced shapes however many rows come
-        scores = [predict_padded(self.model, inputs[i : i + batch], limit=batch) for i in range(0, len(inputs), batch)]
-        return np.argmax(np.concatenate(scores), axis=1)
+        scores = predict_batched(self.model, inputs, batch_size=4096)  # a few traced shapes, whatever N
+        return np.argmax(scores, axis=1)
 
     def accuracy(self, features: np.ndarray, labels: np.ndarray) -> float:
         """The share of rows whose predicted class is the label."""

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from dae_utils._batching import predict_padded
+from dae_utils._batching import predict_batched
 from dae_utils._validation import check_image_batch, check_positive_int, check_seed
 
 __all__ = [
@@ -63,16 +63,9 @@ def weights_sha256(model: Any) -> str:
     return digest.hexdigest()
 
 
-def _predict(model: Any, images: np.ndarray, batch_size: int) -> np.ndarray:
-    parts = [
-        predict_padded(model, images[i : i + batch_size], limit=batch_size) for i in range(0, len(images), batch_size)
-    ]
-    return np.concatenate(parts)
-
-
 def classify(classifier: Any, images: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:
     """Class probabilities (N, 10) of [0, 1] images (N, 28, 28, 1)."""
-    return _predict(classifier, check_image_batch(images), batch_size)
+    return predict_batched(classifier, check_image_batch(images), batch_size=batch_size)
 
 
 def classifier_accuracy(classifier: Any, images: np.ndarray, labels: np.ndarray) -> float:

@@ -280,13 +280,7 @@ def build_demos(target: Path, build: Path) -> None:
     (exported once per checkpoint into ``<build>/onnx``) with the sampler's constants, and a sprite
     of test digits. Nothing is fetched from another host."""
     from dae_utils.artifacts import pretrained_path, read_json
-    from dae_utils.export import (
-        DEMO_GENERATOR,
-        DEMO_MODELS,
-        export_book_models,
-        generator_settings,
-        write_digit_sprite,
-    )
+    from dae_utils.export import BOOK_MODELS, export_book_models, generator_settings, write_digit_sprite
 
     dist = ROOT / "node_modules" / "onnxruntime-web" / "dist"
     if not dist.is_dir():
@@ -295,7 +289,7 @@ def build_demos(target: Path, build: Path) -> None:
     (target / "ort").mkdir()
     for name in ORT_FILES:
         shutil.copy2(dist / name, target / "ort" / name)
-    names = (*DEMO_MODELS, DEMO_GENERATOR)
+    names = BOOK_MODELS  # the demos' denoisers and generator
     models = build / "onnx"
     index = read_json(models / "models.json") if (models / "models.json").exists() else {}
     current = {name: hashlib.sha256(pretrained_path(name).read_bytes()).hexdigest() for name in names}
