@@ -144,7 +144,9 @@ def tune(method: Method, clean: np.ndarray, noisy: np.ndarray, *, noise_std: flo
     """Tune a method's parameter on (validation) images, with and without debiasing.
 
     Each parameter value is run once; its output is scored as it is and after
-    :func:`clipped_mean_inverse`.
+    :func:`clipped_mean_inverse`. Whether the images are enough to tell the winner from the
+    runner-up is measured on the same images, paired: the per-image PSNR differences between the
+    two, summarised with a 95% interval (:func:`~dae_utils.metrics.summarize`).
 
     Args:
         method: One of :data:`METHODS`.
@@ -152,15 +154,29 @@ def tune(method: Method, clean: np.ndarray, noisy: np.ndarray, *, noise_std: flo
         noise_std: The noise level, for debiasing.
 
     Returns:
-        ``{"raw": {"best": value, "scores": {value: mean PSNR}}, "debiased": {...}}``.
+        ``{"raw": {"best": value, "scores": {value: mean PSNR}, "runner_up": value,
+        "margin": {"mean", "std", "ci95_low", "ci95_high", "n"}}, "debiased": {...}}``; the margin
+        is the best value's PSNR minus the runner-up's (dB), image by image. With a one-value grid,
+        ``runner_up`` and ``margin`` are ``None``.
     """
+    from dataclasses import asdict
+
+    from dae_utils.metrics import summarize
+
     clean = check_image_batch(clean, name="clean")
-    scores: dict[str, dict[float, float]] = {"raw": {}, "debiased": {}}
+    per_image: dict[str, dict[float, np.ndarray]] = {"raw": {}, "debiased": {}}
     for value in method.grid:
         raw = apply_method(method, noisy, value)
-        scores["raw"][value] = float(np.mean(psnr_per_image(clean, raw)))
-        scores["debiased"][value] = float(np.mean(psnr_per_image(clean, debias(raw, noise_std))))
-    return {kind: {"best": max(table, key=table.get), "scores": table} for kind, table in scores.items()}
+        per_image["raw"][value] = psnr_per_image(clean, raw)
+        per_image["debiased"][value] = psnr_per_image(clean, debias(raw, noise_std))
+    tuned = {}
+    for kind, table in per_image.items():
+        scores = {value: float(np.mean(values)) for value, values in table.items()}
+        ranked = sorted(scores, key=scores.get, reverse=True)
+        best, runner_up = ranked[0], (ranked[1] if len(ranked) > 1 else None)
+        margin = None if runner_up is None else asdict(summarize(table[best] - table[runner_up]))
+        tuned[kind] = {"best": best, "scores": scores, "runner_up": runner_up, "margin": margin}
+    return tuned
 
 
 def fit_linear_filter(clean: np.ndarray, noisy: np.ndarray, *, size: int = 7) -> Callable[[np.ndarray], np.ndarray]:

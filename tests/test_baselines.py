@@ -1,7 +1,15 @@
 import numpy as np
 import pytest
 
-from dae_utils.baselines import METHODS, apply_method, clipped_mean, clipped_mean_inverse, fit_linear_filter, tune
+from dae_utils.baselines import (
+    METHODS,
+    Method,
+    apply_method,
+    clipped_mean,
+    clipped_mean_inverse,
+    fit_linear_filter,
+    tune,
+)
 from dae_utils.metrics import psnr_per_image
 from dae_utils.noise import add_gaussian_noise
 
@@ -37,6 +45,24 @@ def test_tune_returns_the_best_value_for_each_variant(digits):
         assert set(scores) == set(METHODS["Gaussian filter"].grid)
         assert scores[tuned[kind]["best"]] == max(scores.values())
     assert max(tuned["debiased"]["scores"].values()) > max(tuned["raw"]["scores"].values())
+
+
+def test_tune_measures_the_margin_over_the_runner_up_image_by_image(digits):
+    method = METHODS["Gaussian filter"]
+    noisy = add_gaussian_noise(digits, 0.5, seed=0)
+    tuned = tune(method, digits, noisy, noise_std=0.5)["raw"]
+    scores = tuned["scores"]
+    assert tuned["runner_up"] == sorted(scores, key=scores.get)[-2]
+    best = psnr_per_image(digits, apply_method(method, noisy, tuned["best"]))
+    second = psnr_per_image(digits, apply_method(method, noisy, tuned["runner_up"]))
+    differences = best - second  # by hand: the paired differences the margin summarises
+    margin = tuned["margin"]
+    assert margin["n"] == len(digits)
+    np.testing.assert_allclose(margin["mean"], differences.mean(), rtol=1e-12)
+    np.testing.assert_allclose(margin["std"], differences.std(ddof=1), rtol=1e-12)
+    assert margin["mean"] > 0 and margin["ci95_low"] < margin["mean"] < margin["ci95_high"]
+    single = Method("one value", "sigma", (1.0,), method.function)
+    assert tune(single, digits, noisy, noise_std=0.5)["debiased"]["margin"] is None
 
 
 def test_linear_filter_learns_a_known_linear_map(rng):

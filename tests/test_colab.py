@@ -9,7 +9,8 @@ run, it adds pytest and nbval. Each chapter's executed copy from the quick chain
 the quick profile's parameters injected) is re-executed there by ``pytest --nbval-lax`` in an empty
 folder, so nothing of an earlier chapter is there, and the cells tagged ``nbval-check-output``
 must print what they printed in the chain. Colab has no myst-nb, so ``glue`` stores nothing there:
-the glued records are removed from the reference copy first.
+the glued records are removed from the reference copy first. The chapters run two at a time where
+there are two cores, like the chain.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ import shutil
 import subprocess
 import sys
 import venv
+from concurrent.futures import ThreadPoolExecutor
 
 import nbformat
 import pytest
-from conftest import ROOT
+from conftest import ROOT, load_tool
 
 pytestmark = [pytest.mark.colab, pytest.mark.notebooks]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -70,14 +72,27 @@ def test_the_package_brings_no_book_building_tools_into_colab(colab):
         assert absent not in colab["packages"]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_each_chapter_runs_alone_in_colab_and_reproduces_its_checked_outputs(path, colab, quick_build, tmp_path):
-    reference = nbformat.read(quick_build / "executed" / "notebooks" / path.name, as_version=4)
-    for cell in reference.cells:
-        if cell.cell_type == "code":
-            cell.outputs = [o for o in cell.outputs if "scrapbook" not in o.get("metadata", {})]
-    nbformat.write(reference, tmp_path / path.name)
+@pytest.fixture(scope="session")
+def colab_runs(colab, quick_build, tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
+    """Every chapter re-executed by nbval in the emulated Colab, each alone in its own empty folder,
+    as many at a time as the chain runs (``tools/run_chain.py``'s ``default_jobs``)."""
     command = [str(colab["python"]), "-m", "pytest", "--nbval-lax", "--current-env", "-p", "no:cacheprovider", "-q"]
-    result = subprocess.run([*command, path.name], cwd=tmp_path, capture_output=True, text=True, check=False)
+
+    def run(path):
+        folder = tmp_path_factory.mktemp(path.stem)
+        reference = nbformat.read(quick_build / "executed" / "notebooks" / path.name, as_version=4)
+        for cell in reference.cells:
+            if cell.cell_type == "code":
+                cell.outputs = [o for o in cell.outputs if "scrapbook" not in o.get("metadata", {})]
+        nbformat.write(reference, folder / path.name)
+        return subprocess.run([*command, path.name], cwd=folder, capture_output=True, text=True, check=False)
+
+    with ThreadPoolExecutor(max_workers=load_tool("run_chain").default_jobs()) as pool:
+        return dict(zip((path.stem for path in NOTEBOOKS), pool.map(run, NOTEBOOKS), strict=True))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_each_chapter_runs_alone_in_colab_and_reproduces_its_checked_outputs(path, colab_runs):
+    result = colab_runs[path.stem]
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and " failed" not in result.stdout

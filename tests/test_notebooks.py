@@ -52,6 +52,37 @@ def test_the_chain_is_in_the_table_of_contents():
     assert [path.stem[:2] for path in NOTEBOOKS] == [f"{number:02d}" for number in range(1, len(NOTEBOOKS) + 1)]
 
 
+def test_the_chain_schedule_names_chapters_that_exist():
+    stems = {path.stem for path in NOTEBOOKS}
+    assert set(RUN_CHAIN.NEEDS) | set(RUN_CHAIN.NEEDS.values()) | set(RUN_CHAIN.TIMED) <= stems
+
+
+def test_two_notebooks_run_at_once_but_a_timed_one_alone_and_a_dependent_one_after_its_source():
+    job = RUN_CHAIN._Job  # only the name matters to the schedule
+
+    def may_start(name, running, unfinished=(), jobs=2, alone=("03_training",)):
+        candidate = job(ROOT / "notebooks" / f"{name}.ipynb", {}, "", Path())
+        busy = {other: job(ROOT / f"{other}.ipynb", {}, "", Path()) for other in running}
+        return RUN_CHAIN._may_start(candidate, busy, set(unfinished), jobs=jobs, alone=set(alone))
+
+    assert may_start("01_data_and_noise", [])
+    assert may_start("02_architecture", ["01_data_and_noise"])
+    assert not may_start("05_classical_baselines", ["01_data_and_noise", "02_architecture"])  # both slots taken
+    assert not may_start("05_classical_baselines", ["01_data_and_noise"], jobs=1)
+    assert not may_start("03_training", ["01_data_and_noise"])  # timed: waits for an idle machine
+    assert may_start("03_training", [])
+    assert not may_start("05_classical_baselines", ["03_training"])  # nothing beside a timed one
+    assert may_start("05_classical_baselines", ["03_training"], alone=())  # the quick profile times nothing
+    assert not may_start("04_evaluation", [], unfinished=["03_training"])  # it needs chapter 3's model
+    assert may_start("04_evaluation", ["01_data_and_noise"], unfinished=["01_data_and_noise"])
+
+
+@pytest.mark.parametrize("jobs", [0, -1, 1.5, True, "2"])
+def test_the_chain_says_what_a_bad_jobs_count_was(jobs):
+    with pytest.raises(ValueError, match=r"Expected jobs to be a positive integer\. Received: jobs="):
+        RUN_CHAIN.check_jobs(jobs)
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_committed_notebook_is_clean_and_follows_the_format(path):
     notebook = nbformat.read(path, as_version=4)

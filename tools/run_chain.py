@@ -8,10 +8,12 @@ Usage::
 
 Steps:
 
-1. Execute every notebook of ``_toc.yml``, in order, with papermill and the profile's
-   parameters, into ``<build>/executed/notebooks/``. A notebook whose inputs (its source, the
-   ``dae_utils`` sources, the parameters, and every notebook before it) have not changed since
-   its last execution is not executed again, so a rebuild never retrains anything.
+1. Execute every notebook of ``_toc.yml`` with papermill and the profile's parameters, into
+   ``<build>/executed/notebooks/``, two at a time on a machine with two cores or more (``--jobs``),
+   each logging its cells to ``<build>/logs/``. Chapter 4 waits for chapter 3's model; the chapters
+   that time their own training run alone in the paper profile. A notebook whose inputs (its
+   source, the ``dae_utils`` sources, the parameters, and every notebook before it) have not
+   changed since its last execution is not executed again, so a rebuild never retrains anything.
 2. Stage a copy of the book (``_config.yml``, ``_toc.yml``, ``book/``) with the executed
    notebooks at the same relative paths as the sources (so the Colab buttons point at the
    sources), with papermill's injected-parameters cell folded into the ``parameters`` cell.
@@ -30,10 +32,10 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-import papermill
 import yaml
 
 from dae_utils.config import QUICK
@@ -44,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CELL_TIMEOUT_SECONDS = 3600
 PROFILES = {
     # The paper's settings are the notebooks' own defaults: nothing to override.
-    "paper": {"build_dir": "_build/paper", "site_parent": ".", "parameters": {}},
+    "paper": {"build_dir": "_build/paper", "site_parent": ".", "parameters": {}, "timed_alone": True},
     "quick": {
         "build_dir": "_build/quick",
         "site_parent": "_build/quick",
@@ -208,47 +210,135 @@ def stage_notebook(executed: Path, staged: Path, parameters: dict, *, student: b
     nbformat.write(nb, staged)
 
 
-def execute_chain(profile: str, *, force: bool = False) -> list[Path]:
-    settings = PROFILES[profile]
-    build = ROOT / settings["build_dir"]
-    executed_dir = build / "executed"
+#: Chapters that read what an earlier chapter wrote: chapter 4 evaluates the model chapter 3 trained.
+NEEDS = {"04_evaluation": "03_training"}
+#: Chapters that time their own training (the seconds per epoch they print). In the paper profile they
+#: run with no other notebook beside them, so that the times they print are a whole machine's. (The
+#: other chapters quote times from the manifests of the shipped checkpoints.)
+TIMED = ("03_training", "06_what_the_autoencoder_learned")
+
+
+def default_jobs() -> int:
+    """Notebooks executed at once: two where there are two cores or more. Much of a chapter is
+    single-threaded (a kernel starting, BM3D, SSIM, plotting), so a second notebook fills the gaps."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def _stamps(profile: str) -> list[tuple[Path, dict, str]]:
+    """Each notebook with its profile parameters and the digest of its inputs: the package, its own
+    source and parameters, and every notebook before it."""
     chain_hash = hashlib.sha256(package_digest().encode())
-    executed = []
+    stamps = []
     for notebook in chain_notebooks():
-        relative = notebook.relative_to(ROOT)
         parameters = profile_parameters(profile, notebook)
         chain_hash.update(notebook.read_bytes())
         chain_hash.update(json.dumps(parameters, sort_keys=True).encode())
-        stamp = chain_hash.hexdigest()
-        output = executed_dir / relative
+        stamps.append((notebook, parameters, chain_hash.hexdigest()))
+    return stamps
+
+
+def _start(notebook: Path, parameters: dict, partial: Path, log: Path) -> subprocess.Popen:
+    """Execute one notebook with papermill in its own process, its cell outputs logged to ``log``."""
+    command = [sys.executable, "-m", "papermill", str(notebook), str(partial), "--cwd", str(ROOT)]
+    command += ["--kernel", "python3", "--log-output", "--no-progress-bar", "--request-save-on-cell-execute"]
+    command += ["--execution-timeout", str(CELL_TIMEOUT_SECONDS), "-y", json.dumps(parameters)]
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w", encoding="utf-8") as handle:
+        return subprocess.Popen(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT)
+
+
+@dataclass
+class _Job:
+    notebook: Path
+    parameters: dict
+    stamp: str
+    output: Path
+    process: subprocess.Popen | None = None
+    started: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return self.notebook.stem
+
+    @property
+    def partial(self) -> Path:
+        return self.output.with_name(self.output.stem + ".partial.ipynb")
+
+
+def _changed_jobs(profile: str, build: Path, *, force: bool) -> tuple[list[Path], list[_Job]]:
+    """Every executed notebook's path, and the jobs of those whose inputs changed since their last run."""
+    executed, jobs = [], []
+    for notebook, parameters, stamp in _stamps(profile):
+        relative = notebook.relative_to(ROOT)
+        output = build / "executed" / relative
+        executed.append(output)
         if not force and output.exists():
             previous = nbformat.read(output, as_version=4).metadata.get("dae_book", {}).get("inputs_sha256")
             if previous == stamp:
                 print(f"[{profile}] {relative}: unchanged since its last execution, not run again")
-                executed.append(output)
                 continue
-        print(f"[{profile}] executing {relative} with {parameters or 'its default (paper) parameters'}", flush=True)
-        started = time.perf_counter()
-        output.parent.mkdir(parents=True, exist_ok=True)
-        partial = output.with_name(output.stem + ".partial.ipynb")
-        papermill.execute_notebook(
-            str(notebook),
-            str(partial),
-            parameters=parameters,
-            cwd=str(ROOT),
-            kernel_name="python3",
-            log_output=True,
-            progress_bar=False,
-            request_save_on_cell_execute=True,
-            execution_timeout=CELL_TIMEOUT_SECONDS,
-        )
-        nb = nbformat.read(partial, as_version=4)
-        nb.metadata["dae_book"] = {"inputs_sha256": stamp, "profile": profile}
-        nbformat.write(nb, partial)
-        partial.replace(output)  # only a notebook that ran to the end replaces the last good copy
-        print(f"[{profile}] {relative} done in {time.perf_counter() - started:.0f} s", flush=True)
-        executed.append(output)
+        jobs.append(_Job(notebook, parameters, stamp, output))
+    return executed, jobs
+
+
+def _may_start(job: _Job, running: dict[str, _Job], unfinished: set[str], *, jobs: int, alone: set[str]) -> bool:
+    if NEEDS.get(job.name) in unfinished or len(running) >= jobs:
+        return False
+    return not running or (job.name not in alone and not alone.intersection(running))
+
+
+def execute_chain(profile: str, *, force: bool = False, jobs: int | None = None) -> list[Path]:
+    """Execute the chain's notebooks that changed, ``jobs`` at a time (:func:`default_jobs`).
+
+    A notebook starts once the one it :data:`NEEDS` has finished; in the paper profile a
+    :data:`TIMED` notebook runs alone (and first). Each writes its log to ``<build>/logs/``. A
+    notebook that fails leaves its last good executed copy in place; the running ones still finish,
+    then the chain stops with the failed notebook's log tail.
+    """
+    build = ROOT / PROFILES[profile]["build_dir"]
+    jobs = check_jobs(default_jobs() if jobs is None else jobs)
+    executed, pending = _changed_jobs(profile, build, force=force)
+    alone = set(TIMED) if PROFILES[profile].get("timed_alone") else set()
+    pending.sort(key=lambda job: job.name not in alone)  # the timed ones first, one by one
+    unfinished = {job.name for job in pending}
+    running: dict[str, _Job] = {}
+    failed: list[_Job] = []
+    while (pending and not failed) or running:
+        for job in [job for job in pending if not failed]:
+            if _may_start(job, running, unfinished, jobs=jobs, alone=alone):
+                pending.remove(job)
+                shown = job.parameters or "its default (paper) parameters"
+                print(f"[{profile}] executing {job.notebook.relative_to(ROOT)} with {shown}", flush=True)
+                job.output.parent.mkdir(parents=True, exist_ok=True)
+                job.process = _start(job.notebook, job.parameters, job.partial, build / "logs" / f"{job.name}.log")
+                job.started = time.perf_counter()
+                running[job.name] = job
+        time.sleep(0.5)
+        for job in [job for job in running.values() if job.process.poll() is not None]:
+            del running[job.name]
+            unfinished.discard(job.name)
+            if job.process.returncode != 0:
+                failed.append(job)
+                continue
+            nb = nbformat.read(job.partial, as_version=4)
+            nb.metadata["dae_book"] = {"inputs_sha256": job.stamp, "profile": profile}
+            nbformat.write(nb, job.partial)
+            job.partial.replace(job.output)  # only a notebook that ran to the end replaces the last good copy
+            seconds = time.perf_counter() - job.started
+            print(f"[{profile}] {job.notebook.relative_to(ROOT)} done in {seconds:.0f} s", flush=True)
+    for job in failed:
+        log = build / "logs" / f"{job.name}.log"
+        tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-40:]
+        print(f"[{profile}] {job.name} failed; the end of {log.relative_to(ROOT)}:", *tail, sep="\n", file=sys.stderr)
+    if failed:
+        raise SystemExit(f"[{profile}] failed: {', '.join(job.name for job in failed)}")
     return executed
+
+
+def check_jobs(jobs: int) -> int:
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"Expected jobs to be a positive integer. Received: jobs={jobs!r}")
+    return jobs
 
 
 def copy_mathjax(target: Path) -> None:
@@ -340,6 +430,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--profile", choices=sorted(PROFILES), default="paper")
     parser.add_argument("--force", action="store_true", help="execute every notebook even if unchanged")
+    parser.add_argument("--jobs", type=int, help=f"notebooks executed at once (default {default_jobs()})")
     parser.add_argument("--no-site", action="store_true", help="execute only, do not render")
     parser.add_argument("--student", action="store_true", help="render the student edition (no solutions)")
     args = parser.parse_args()
@@ -348,7 +439,7 @@ def main() -> int:
     # outputs, which nbval then expects from every re-run (the Makefile exports it too).
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     started = time.perf_counter()
-    execute_chain(args.profile, force=args.force)
+    execute_chain(args.profile, force=args.force, jobs=args.jobs)
     if not args.no_site:
         html = build_site(args.profile, student=args.student)
         print(f"[{args.profile}] site: {html.relative_to(ROOT)}/index.html")
