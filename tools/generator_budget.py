@@ -1,0 +1,68 @@
+"""How much training does Part III's generator need? Train ``edm_digits`` for several epoch counts
+and print what its manifest would record (the targets of chapter 11).
+
+Usage::
+
+    KERAS_BACKEND=jax python tools/generator_budget.py --epochs 20 50   # minutes on a GPU, hours on a CPU
+
+Each run is the shipped recipe (``dae_utils.recipes.get_recipe("edm_digits")``) with only its epoch
+count changed, trained and scored by :func:`dae_utils.recipes.run` (10,000 unconditional and 10,000
+guided digits, judged by the shipped classifier). Models and manifests go to
+``_build/generator_budget/`` (or ``--output-dir``), never into the package; a summary line per run
+is printed and written to ``summary.json`` there. Nothing here is chosen on the test set: the
+confident share and the class shares need no test image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def summarize(manifest: dict) -> dict:
+    """The targets of issue 15 from one generator manifest."""
+    unconditional, conditional = manifest["metrics"]["unconditional"], manifest["metrics"]["conditional"]
+    shares = unconditional["class_shares"]
+    return {
+        "epochs": manifest["epochs"],
+        "confident_share": unconditional["confident_share"],
+        "class_share_range": [min(shares), max(shares)],
+        "frechet_unconditional": round(unconditional["frechet_distance"], 2),
+        "agreement": conditional["agreement"],
+        "frechet_conditional": round(conditional["frechet_distance"], 2),
+        "seconds_per_epoch": manifest["seconds_per_epoch"],
+        "backend": manifest["environment"]["backend"],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    from dae_utils.recipes import get_recipe, run
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--epochs", type=int, nargs="+", required=True, help="epoch counts to train")
+    parser.add_argument("--output-dir", type=Path, default=ROOT / "_build" / "generator_budget")
+    args = parser.parse_args(argv)
+    if any(epochs < 1 for epochs in args.epochs):
+        parser.error(f"Expected epoch counts of at least 1. Received: {args.epochs}")
+    summary = {}
+    for epochs in args.epochs:
+        recipe = dataclasses.replace(get_recipe("edm_digits"), name=f"edm_digits_{epochs}_epochs", epochs=epochs)
+        manifest = run(
+            recipe,
+            output_dir=args.output_dir,
+            work_dir=args.output_dir / "runs" / recipe.name,
+            command=f"python tools/generator_budget.py --epochs {epochs}",
+        )
+        summary[recipe.name] = summarize(manifest)
+        print(recipe.name, json.dumps(summary[recipe.name]), flush=True)
+        (args.output_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
