@@ -77,6 +77,32 @@ def test_two_notebooks_run_at_once_but_a_timed_one_alone_and_a_dependent_one_aft
     assert may_start("04_evaluation", ["01_data_and_noise"], unfinished=["01_data_and_noise"])
 
 
+def test_editing_one_chapter_re_executes_it_and_the_chapter_that_needs_it_only(tmp_path, monkeypatch):
+    names = ["03_training", "04_evaluation", "05_classical_baselines"]
+    (tmp_path / "dae_utils").mkdir()
+    (tmp_path / "dae_utils" / "module.py").write_text("VALUE = 1\n")
+    (tmp_path / "notebooks").mkdir()
+    toc = {"parts": [{"chapters": [{"file": f"notebooks/{name}"} for name in names]}]}
+    (tmp_path / "_toc.yml").write_text(yaml.safe_dump(toc))
+    for name in names:
+        cell = nbformat.v4.new_code_cell("EPOCHS = 15", metadata={"tags": ["parameters"]})
+        nbformat.write(nbformat.v4.new_notebook(cells=[cell]), tmp_path / "notebooks" / f"{name}.ipynb")
+    monkeypatch.setattr(RUN_CHAIN, "ROOT", tmp_path)
+
+    def stamps():
+        return {notebook.stem: stamp for notebook, _, stamp in RUN_CHAIN._stamps("paper")}
+
+    before = stamps()
+    chapter_3 = tmp_path / "notebooks" / "03_training.ipynb"
+    edited = nbformat.read(chapter_3, as_version=4)
+    edited.cells.append(nbformat.v4.new_markdown_cell("A new paragraph."))
+    nbformat.write(edited, chapter_3)
+    after = stamps()
+    assert [name for name in names if after[name] != before[name]] == ["03_training", "04_evaluation"]
+    (tmp_path / "dae_utils" / "module.py").write_text("VALUE = 2\n")  # the package: every chapter
+    assert all(stamps()[name] != after[name] for name in names)
+
+
 @pytest.mark.parametrize("jobs", [0, -1, 1.5, True, "2"])
 def test_the_chain_says_what_a_bad_jobs_count_was(jobs):
     with pytest.raises(ValueError, match=r"Expected jobs to be a positive integer\. Received: jobs="):

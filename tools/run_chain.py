@@ -12,8 +12,9 @@ Steps:
    ``<build>/executed/notebooks/``, two at a time on a machine with two cores or more (``--jobs``),
    each logging its cells to ``<build>/logs/``. Chapter 4 waits for chapter 3's model; the chapters
    that time their own training run alone in the paper profile. A notebook whose inputs (its
-   source, the ``dae_utils`` sources, the parameters, and every notebook before it) have not
-   changed since its last execution is not executed again, so a rebuild never retrains anything.
+   source, the ``dae_utils`` sources, the parameters, and the inputs of the chapter it needs) have
+   not changed since its last execution is not executed again, so a rebuild never retrains
+   anything, and editing one chapter re-executes that chapter alone.
 2. Stage a copy of the book (``_config.yml``, ``_toc.yml``, ``book/``) with the executed
    notebooks at the same relative paths as the sources (so the Colab buttons point at the
    sources), with papermill's injected-parameters cell folded into the ``parameters`` cell.
@@ -226,14 +227,18 @@ def default_jobs() -> int:
 
 def _stamps(profile: str) -> list[tuple[Path, dict, str]]:
     """Each notebook with its profile parameters and the digest of its inputs: the package, its own
-    source and parameters, and every notebook before it."""
-    chain_hash = hashlib.sha256(package_digest().encode())
-    stamps = []
+    source and parameters, and the inputs of the chapter it :data:`NEEDS` (chapter 4 runs again
+    when chapter 3 changes; chapter 5 does not)."""
+    package = package_digest()
+    stamps, by_name = [], {}
     for notebook in chain_notebooks():
         parameters = profile_parameters(profile, notebook)
-        chain_hash.update(notebook.read_bytes())
-        chain_hash.update(json.dumps(parameters, sort_keys=True).encode())
-        stamps.append((notebook, parameters, chain_hash.hexdigest()))
+        digest = hashlib.sha256(package.encode())
+        digest.update(notebook.read_bytes())
+        digest.update(json.dumps(parameters, sort_keys=True).encode())
+        digest.update(by_name.get(NEEDS.get(notebook.stem), "").encode())
+        by_name[notebook.stem] = digest.hexdigest()
+        stamps.append((notebook, parameters, by_name[notebook.stem]))
     return stamps
 
 
