@@ -10,12 +10,12 @@ which is :math:`f(x) = \\mathbb{E}[\\operatorname{clip}(x + \\sigma\\varepsilon,
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from dae_utils._validation import check_image_batch, check_std
-from dae_utils.metrics import psnr_per_image
+from dae_utils.metrics import psnr_per_image, summarize
 
 __all__ = [
     "METHODS",
@@ -159,10 +159,6 @@ def tune(method: Method, clean: np.ndarray, noisy: np.ndarray, *, noise_std: flo
         is the best value's PSNR minus the runner-up's (dB), image by image. With a one-value grid,
         ``runner_up`` and ``margin`` are ``None``.
     """
-    from dataclasses import asdict
-
-    from dae_utils.metrics import summarize
-
     clean = check_image_batch(clean, name="clean")
     per_image: dict[str, dict[float, np.ndarray]] = {"raw": {}, "debiased": {}}
     for value in method.grid:

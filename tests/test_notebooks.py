@@ -61,8 +61,8 @@ def test_two_notebooks_run_at_once_but_a_timed_one_alone_and_a_dependent_one_aft
     job = RUN_CHAIN._Job  # only the name matters to the schedule
 
     def may_start(name, running, unfinished=(), jobs=2, alone=("03_training",)):
-        candidate = job(ROOT / "notebooks" / f"{name}.ipynb", {}, "", Path())
-        busy = {other: job(ROOT / f"{other}.ipynb", {}, "", Path()) for other in running}
+        candidate = job(ROOT / "notebooks" / f"{name}.ipynb", {}, "", Path(), Path())
+        busy = {other: job(ROOT / f"{other}.ipynb", {}, "", Path(), Path()) for other in running}
         return RUN_CHAIN._may_start(candidate, busy, set(unfinished), jobs=jobs, alone=set(alone))
 
     assert may_start("01_data_and_noise", [])

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import logging
 import os
 import re
 import shutil
@@ -258,6 +257,7 @@ class _Job:
     parameters: dict
     stamp: str
     output: Path
+    log: Path
     process: subprocess.Popen | None = None
     started: float = 0.0
 
@@ -282,7 +282,7 @@ def _changed_jobs(profile: str, build: Path, *, force: bool) -> tuple[list[Path]
             if previous == stamp:
                 print(f"[{profile}] {relative}: unchanged since its last execution, not run again")
                 continue
-        jobs.append(_Job(notebook, parameters, stamp, output))
+        jobs.append(_Job(notebook, parameters, stamp, output, build / "logs" / f"{notebook.stem}.log"))
     return executed, jobs
 
 
@@ -315,7 +315,7 @@ def execute_chain(profile: str, *, force: bool = False, jobs: int | None = None)
                 shown = job.parameters or "its default (paper) parameters"
                 print(f"[{profile}] executing {job.notebook.relative_to(ROOT)} with {shown}", flush=True)
                 job.output.parent.mkdir(parents=True, exist_ok=True)
-                job.process = _start(job.notebook, job.parameters, job.partial, build / "logs" / f"{job.name}.log")
+                job.process = _start(job.notebook, job.parameters, job.partial, job.log)
                 job.started = time.perf_counter()
                 running[job.name] = job
         time.sleep(0.5)
@@ -332,9 +332,10 @@ def execute_chain(profile: str, *, force: bool = False, jobs: int | None = None)
             seconds = time.perf_counter() - job.started
             print(f"[{profile}] {job.notebook.relative_to(ROOT)} done in {seconds:.0f} s", flush=True)
     for job in failed:
-        log = build / "logs" / f"{job.name}.log"
-        tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-40:]
-        print(f"[{profile}] {job.name} failed; the end of {log.relative_to(ROOT)}:", *tail, sep="\n", file=sys.stderr)
+        tail = job.log.read_text(encoding="utf-8", errors="replace").splitlines()[-40:]
+        print(
+            f"[{profile}] {job.name} failed; the end of {job.log.relative_to(ROOT)}:", *tail, sep="\n", file=sys.stderr
+        )
     if failed:
         raise SystemExit(f"[{profile}] failed: {', '.join(job.name for job in failed)}")
     return executed
@@ -439,7 +440,6 @@ def main() -> int:
     parser.add_argument("--no-site", action="store_true", help="execute only, do not render")
     parser.add_argument("--student", action="store_true", help="render the student edition (no solutions)")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s")  # papermill logs each cell's output
     # The kernels inherit it: TensorFlow's start-up lines would otherwise land in the notebooks as stderr
     # outputs, which nbval then expects from every re-run (the Makefile exports it too).
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
