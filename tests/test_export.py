@@ -10,9 +10,10 @@ from dae_utils.generative import NULL_LABEL, preconditioning, to_model_scale
 pytestmark = pytest.mark.slow  # real checkpoints and MNIST
 
 #: Issue 13 asks for 1e-5 (max absolute difference). The three denoisers meet it. The generator's raw
-#: output F, unbounded and taken here at noise levels from 0.01 to 50, differs by up to 3.1e-5
-#: (measured 2026-11-25; its float32 GroupNorm sums are ordered differently in ONNX Runtime): that is a
-#: known miss of the target, recorded in the issue, and this bound only guards against worse.
+#: output F, unbounded (|F| up to 4) and taken here at noise levels from 0.01 to 50, differs by up to
+#: 3.1e-5: that is a known miss of the target, recorded in the issue, and this bound only guards against
+#: worse. It is float32 round-off, not an export error: Keras's own float32 output is 2e-5 from the same
+#: network computed in float64, and the test below holds ONNX Runtime to that standard.
 TOLERANCE = {"edm_digits": 1e-4}
 
 
@@ -51,6 +52,34 @@ def test_onnx_runtime_gives_what_keras_gives(name, exported, test_images):
     onnx_output = session.run(None, feed)[0]
     keras_output = load_model(pretrained_path(name)).predict_on_batch(inputs[0] if len(inputs) == 1 else inputs)
     assert np.max(np.abs(onnx_output - np.asarray(keras_output))) <= TOLERANCE.get(name, 1e-5)
+
+
+def _float64_twin(model):
+    """The same network and weights, computed in float64 (integer inputs stay integer)."""
+    import json
+
+    import keras
+
+    config = json.loads(json.dumps(model.get_config()).replace('"float32"', '"float64"'))
+    twin = model.__class__.from_config(config)
+    twin.set_weights([weights.astype("float64") for weights in model.get_weights()])
+    return twin
+
+
+@pytest.mark.parametrize("name", BOOK_MODELS)
+def test_onnx_runtime_is_as_close_to_the_float64_network_as_keras_float32_is(name, exported, test_images):
+    folder, described = exported
+    session = onnx_session(folder / described[name]["file"])
+    inputs = _inputs(name, test_images)
+    onnx_output = session.run(None, {entry.name: array for entry, array in zip(session.get_inputs(), inputs)})[0]
+    model = load_model(pretrained_path(name))
+    keras_output = np.asarray(model.predict_on_batch(inputs[0] if len(inputs) == 1 else inputs))
+    wide = tuple(array.astype("float64") if array.dtype.kind == "f" else array for array in inputs)
+    exact = np.asarray(_float64_twin(model).predict_on_batch(wide[0] if len(wide) == 1 else wide))
+    assert exact.dtype == np.float64
+    keras_error = np.max(np.abs(keras_output - exact))
+    onnx_error = np.max(np.abs(onnx_output - exact))
+    assert onnx_error <= max(2 * keras_error, 1e-6), f"ONNX {onnx_error:.2e} against Keras float32 {keras_error:.2e}"
 
 
 def test_the_description_names_each_checkpoint_and_its_inputs(exported):
