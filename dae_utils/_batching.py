@@ -24,10 +24,15 @@ def predict_padded(model: Any, batch: Any, *, limit: int) -> np.ndarray:
     return np.asarray(output, dtype=np.float64)[:count]
 
 
-def predict_batched(model: Any, inputs: np.ndarray, *, batch_size: int) -> np.ndarray:
-    """:func:`predict_padded` over ``inputs`` in slices of ``batch_size`` rows, concatenated (float64)."""
-    parts = [
-        predict_padded(model, inputs[start : start + batch_size], limit=batch_size)
-        for start in range(0, len(inputs), batch_size)
-    ]
-    return np.concatenate(parts)
+def predict_batched(model: Any, inputs: Any, *, batch_size: int) -> np.ndarray:
+    """:func:`predict_padded` over ``inputs`` in slices of ``batch_size`` rows, concatenated (float64).
+
+    ``inputs`` is one array, or a tuple of arrays with the same number of rows for a model with
+    several inputs. No rows give an empty float64 array.
+    """
+    arrays = inputs if isinstance(inputs, tuple) else (inputs,)
+    parts = []
+    for start in range(0, len(arrays[0]), batch_size):
+        rows = tuple(array[start : start + batch_size] for array in arrays)
+        parts.append(predict_padded(model, rows if isinstance(inputs, tuple) else rows[0], limit=batch_size))
+    return np.concatenate(parts) if parts else np.zeros((0,), dtype=np.float64)

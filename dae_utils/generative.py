@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from dae_utils._batching import predict_padded
+from dae_utils._batching import predict_batched
 from dae_utils._validation import check_image_batch, check_positive_int, check_seed
 
 __all__ = [
@@ -268,13 +268,10 @@ class Denoiser:
         self.evaluations = 0  # forward passes of F, counted per image
 
     def _network(self, inputs: np.ndarray, c_noise: np.ndarray, labels: np.ndarray) -> np.ndarray:
-        outputs = []
-        for start in range(0, len(inputs), self.batch_size):
-            end = start + self.batch_size
-            batch = (inputs[start:end], c_noise[start:end], labels[start:end])
-            outputs.append(predict_padded(self.model, batch, limit=self.batch_size))
         self.evaluations += len(inputs)
-        return np.concatenate(outputs) if outputs else np.zeros_like(inputs, dtype=np.float64)
+        if not len(inputs):
+            return np.zeros_like(inputs, dtype=np.float64)
+        return predict_batched(self.model, (inputs, c_noise, labels), batch_size=self.batch_size)
 
     def __call__(
         self, noisy: np.ndarray, sigma: Any, labels: Any | None = None, *, guidance: float = 0.0
