@@ -1,5 +1,7 @@
 """ONNX export: ONNX Runtime reproduces Keras on 100 test images for every model the book's pages run."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -56,10 +58,6 @@ def test_onnx_runtime_gives_what_keras_gives(name, exported, test_images):
 
 def _float64_twin(model):
     """The same network and weights, computed in float64 (integer inputs stay integer)."""
-    import json
-
-    import keras
-
     config = json.loads(json.dumps(model.get_config()).replace('"float32"', '"float64"'))
     twin = model.__class__.from_config(config)
     twin.set_weights([weights.astype("float64") for weights in model.get_weights()])
@@ -71,7 +69,8 @@ def test_onnx_runtime_is_as_close_to_the_float64_network_as_keras_float32_is(nam
     folder, described = exported
     session = onnx_session(folder / described[name]["file"])
     inputs = _inputs(name, test_images)
-    onnx_output = session.run(None, {entry.name: array for entry, array in zip(session.get_inputs(), inputs)})[0]
+    feed = {entry.name: array for entry, array in zip(session.get_inputs(), inputs, strict=True)}
+    onnx_output = session.run(None, feed)[0]
     model = load_model(pretrained_path(name))
     keras_output = np.asarray(model.predict_on_batch(inputs[0] if len(inputs) == 1 else inputs))
     wide = tuple(array.astype("float64") if array.dtype.kind == "f" else array for array in inputs)
