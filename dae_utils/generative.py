@@ -41,6 +41,7 @@ __all__ = [
     "Denoiser",
     "build_edm_unet",
     "check_guidance",
+    "check_label_dropout",
     "check_labels",
     "check_sigma",
     "edm_batches",
@@ -58,7 +59,8 @@ P_MEAN, P_STD = -1.2, 1.2
 SIGMA_MIN, SIGMA_MAX = 0.002, 80.0
 #: Label meaning "no label": the unconditional denoiser of classifier-free guidance.
 NULL_LABEL = 10
-#: Share of training images whose label is replaced by :data:`NULL_LABEL`.
+#: Share of training images whose label is replaced by :data:`NULL_LABEL` (the default of
+#: :func:`edm_batches`; a recipe records its own ``label_dropout``).
 LABEL_DROPOUT = 0.1
 
 
@@ -96,6 +98,18 @@ def check_guidance(guidance: Any) -> float:
             f"Expected `guidance` to be a finite number (0 means no guidance). Received: guidance={guidance!r}"
         )
     return float(guidance)
+
+
+def check_label_dropout(label_dropout: Any) -> float:
+    """``label_dropout`` as a float in [0, 1): the share of labels replaced by :data:`NULL_LABEL`."""
+    if isinstance(label_dropout, bool) or not isinstance(label_dropout, numbers.Real):
+        raise TypeError(f"Expected label_dropout to be a number. Received: label_dropout={label_dropout!r}")
+    if not 0.0 <= float(label_dropout) < 1.0:
+        raise ValueError(
+            "Expected label_dropout in [0, 1) (1 would leave no labelled example). "
+            f"Received: label_dropout={label_dropout!r}"
+        )
+    return float(label_dropout)
 
 
 # ------------------------------------------------------------------------- preconditioning
@@ -199,20 +213,29 @@ def build_edm_unet(
 # --------------------------------------------------------------------------------- training
 
 
-def _noisy_example(clean: np.ndarray, labels: np.ndarray, generator: np.random.Generator) -> tuple:
+def _noisy_example(
+    clean: np.ndarray, labels: np.ndarray, generator: np.random.Generator, *, label_dropout: float
+) -> tuple:
     """One EDM training batch: ``((c_in * noisy, c_noise, label), effective_target)``."""
     x = to_model_scale(clean)
     sigma = np.exp(P_MEAN + P_STD * generator.standard_normal((len(x), 1, 1, 1)))
     noisy = x + sigma * generator.standard_normal(x.shape)
     c_skip, c_out, c_in, c_noise = preconditioning(sigma)
-    dropped = generator.random(len(x)) < LABEL_DROPOUT
+    dropped = generator.random(len(x)) < label_dropout
     label = np.where(dropped, NULL_LABEL, labels).astype(np.int32).reshape(-1, 1)
     inputs = ((c_in * noisy).astype(np.float32), c_noise.reshape(-1, 1).astype(np.float32), label)
     target = ((x - c_skip * noisy) / c_out).astype(np.float32)
     return inputs, target
 
 
-def edm_batches(clean_images: np.ndarray, labels: np.ndarray, *, batch_size: int, seed: int) -> Any:
+def edm_batches(
+    clean_images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    batch_size: int,
+    seed: int,
+    label_dropout: float = LABEL_DROPOUT,
+) -> Any:
     """A :class:`keras.utils.PyDataset` of EDM training batches, new noise levels and noise every epoch.
 
     Built on :func:`dae_utils.training.seeded_batches`, like the denoisers' fresh noise: batch ``b``
@@ -224,6 +247,8 @@ def edm_batches(clean_images: np.ndarray, labels: np.ndarray, *, batch_size: int
         labels: Their digits, shape (N,).
         batch_size: Images per batch.
         seed: Seed of the order, the noise levels, the noise and the dropped labels.
+        label_dropout: Share of the labels replaced by :data:`NULL_LABEL` (the unconditional
+            denoiser learns from those examples only).
     """
     from dae_utils.training import seeded_batches
 
@@ -231,19 +256,24 @@ def edm_batches(clean_images: np.ndarray, labels: np.ndarray, *, batch_size: int
     labels = check_labels(labels, allow_null=False)
     batch_size = check_positive_int(batch_size, name="batch_size")
     seed = check_seed(seed)
+    label_dropout = check_label_dropout(label_dropout)
     if len(labels) != len(clean_images):
         raise ValueError(f"Expected one label per image. Received: {len(labels)} labels for {len(clean_images)} images")
 
     def batch(chosen: np.ndarray, generator: np.random.Generator) -> tuple:
-        return _noisy_example(clean_images[chosen], labels[chosen], generator)
+        return _noisy_example(clean_images[chosen], labels[chosen], generator, label_dropout=label_dropout)
 
     return seeded_batches(len(clean_images), batch, batch_size=batch_size, seed=seed)
 
 
-def edm_validation_set(clean_images: np.ndarray, labels: np.ndarray, *, seed: int) -> tuple:
+def edm_validation_set(
+    clean_images: np.ndarray, labels: np.ndarray, *, seed: int, label_dropout: float = LABEL_DROPOUT
+) -> tuple:
     """Fixed ``(inputs, target)`` for the validation loss: one draw of levels, noise and dropped labels."""
     clean_images = check_image_batch(clean_images, name="clean_images")
-    return _noisy_example(clean_images, check_labels(labels, allow_null=False), np.random.default_rng([seed, 2**31]))
+    labels = check_labels(labels, allow_null=False)
+    generator = np.random.default_rng([seed, 2**31])
+    return _noisy_example(clean_images, labels, generator, label_dropout=check_label_dropout(label_dropout))
 
 
 # --------------------------------------------------------------------------------- denoiser

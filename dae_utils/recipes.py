@@ -43,6 +43,7 @@ import numpy as np
 from dae_utils._validation import check_positive_int, check_seed
 from dae_utils.artifacts import atomic_write_json, history_path, manifest_path, read_json, save_model
 from dae_utils.config import PAPER
+from dae_utils.generative import LABEL_DROPOUT, check_label_dropout
 
 __all__ = [
     "BEST_DENOISER",
@@ -63,7 +64,7 @@ __all__ = [
 ]
 
 #: Version of the manifest and selection-record format written by :func:`run` and :func:`select`.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Training precisions a recipe may ask for (Keras dtype policies).
 PRECISIONS = ("float32", "mixed_bfloat16")
 #: Where a recipe fits, follows its loss and is ranked (see the module docstring).
@@ -112,6 +113,8 @@ class Recipe:
         fit_size: Fit on only the first ``fit_size`` images of the protocol's fit set (quick
             runs), or ``None`` for all of them.
         protocol: ``"validation"`` or ``"paper"`` (see the module docstring).
+        label_dropout: Share of the labels dropped in training (``"edm_unet"`` only, where it is
+            required: the unconditional denoiser learns from those examples); ``None`` elsewhere.
     """
 
     name: str
@@ -130,6 +133,7 @@ class Recipe:
     seed: int = PAPER.seed
     fit_size: int | None = None
     protocol: str = "validation"
+    label_dropout: float | None = None
 
     def __post_init__(self) -> None:
         for field, allowed in (
@@ -158,6 +162,14 @@ class Recipe:
                 "Expected a single noise_std for noise drawn once (a range needs fresh_noise=True). "
                 f"Received: noise_std={self.noise_std!r}"
             )
+        if (self.label_dropout is None) == (self.architecture == "edm_unet"):
+            expected = "a share in [0, 1)" if self.architecture == "edm_unet" else "None"
+            raise ValueError(
+                f"Expected label_dropout {expected} for architecture {self.architecture!r} (only the EDM "
+                f"denoiser drops labels). Received: label_dropout={self.label_dropout!r}"
+            )
+        if self.label_dropout is not None:
+            check_label_dropout(self.label_dropout)
         if self.dropout_rate is not None and self.architecture != "paper":
             raise ValueError(
                 f"Expected dropout_rate=None for architecture {self.architecture!r} (only the paper's model "
@@ -265,6 +277,7 @@ RECIPES: tuple[Recipe, ...] = (
         learning_rate="cosine",
         precision="mixed_bfloat16",
         epochs=20,
+        label_dropout=LABEL_DROPOUT,
     ),
 )
 
@@ -369,7 +382,13 @@ def _fit_examples(recipe: Recipe, split: dict[str, np.ndarray]) -> Any:
         return split["fit_clean"], split["fit_labels"]
     from dae_utils.generative import edm_batches
 
-    return edm_batches(split["fit_clean"], split["fit_labels"], batch_size=recipe.batch_size, seed=recipe.seed)
+    return edm_batches(
+        split["fit_clean"],
+        split["fit_labels"],
+        batch_size=recipe.batch_size,
+        seed=recipe.seed,
+        label_dropout=recipe.label_dropout,
+    )
 
 
 def _loss_curve_set(recipe: Recipe, split: dict[str, np.ndarray]) -> tuple:
@@ -380,7 +399,9 @@ def _loss_curve_set(recipe: Recipe, split: dict[str, np.ndarray]) -> tuple:
     if recipe.architecture == "edm_unet":
         from dae_utils.generative import edm_validation_set
 
-        return edm_validation_set(split["val_clean"], split["val_labels"], seed=recipe.seed)
+        return edm_validation_set(
+            split["val_clean"], split["val_labels"], seed=recipe.seed, label_dropout=recipe.label_dropout
+        )
     if recipe.protocol == "paper":
         return split["test_noisy"], split["test_clean"]
     return split["val_noisy"], split["val_clean"]

@@ -63,6 +63,20 @@ def test_batches_are_reproducible_change_every_epoch_and_drop_a_tenth_of_the_lab
     first.set_epoch(1)
     assert not np.array_equal(first[0][1], a_target)
     assert np.mean(a_labels == NULL_LABEL) == pytest.approx(LABEL_DROPOUT, abs=0.03)
+    (_, _, half_dropped), _ = edm_batches(images, labels, batch_size=1_000, seed=3, label_dropout=0.5)[0]
+    assert np.mean(half_dropped == NULL_LABEL) == pytest.approx(0.5, abs=0.05)
+    assert not np.any(edm_batches(images, labels, batch_size=1_000, seed=3, label_dropout=0.0)[0][0][2] == NULL_LABEL)
+
+
+@pytest.mark.parametrize(
+    ("label_dropout", "error"), [(1.0, ValueError), (-0.1, ValueError), (float("nan"), ValueError), ("0.1", TypeError)]
+)
+def test_a_label_dropout_outside_zero_to_one_is_refused(label_dropout, error):
+    images, labels = np.zeros((4, 28, 28, 1), np.float32), np.arange(4)
+    with pytest.raises(error, match=r"label_dropout"):
+        edm_batches(images, labels, batch_size=2, seed=0, label_dropout=label_dropout)
+    with pytest.raises(error, match=r"label_dropout"):
+        edm_validation_set(images, labels, seed=0, label_dropout=label_dropout)
 
 
 def test_the_model_maps_three_inputs_to_an_image_and_reloads_in_safe_mode(tmp_path):

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import re
 
 import keras
 import numpy as np
@@ -83,10 +84,19 @@ def test_the_cosine_learning_rate_falls_from_0_001_to_0_00001():
         ({"architecture": "classifier"}, "Expected loss 'sparse_categorical_crossentropy'"),
         ({"architecture": "edm_unet"}, "Expected loss 'mean_squared_error'"),
         ({"loss": "sparse_categorical_crossentropy"}, "for architecture 'paper'"),
+        ({"label_dropout": 0.1}, "Expected label_dropout None for architecture 'paper'"),
+        (
+            {"architecture": "edm_unet", "loss": "mean_squared_error"},
+            "Expected label_dropout a share in [0, 1) for architecture 'edm_unet'",
+        ),
+        (
+            {"architecture": "edm_unet", "loss": "mean_squared_error", "label_dropout": 1.0},
+            "Received: label_dropout=1.0",
+        ),
     ],
 )
 def test_a_bad_recipe_is_refused_with_what_was_received(changes, message):
-    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+    with pytest.raises(ValueError, match=re.escape(message)):
         dataclasses.replace(get_recipe("paper_validation"), **changes)
 
 

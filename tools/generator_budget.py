@@ -1,13 +1,16 @@
 """How much training does Part III's generator need? Train ``edm_digits`` for several epoch counts
-and print what its manifest would record (the targets of chapter 11).
+(and, optionally, another label dropout) and print what its manifest would record (the targets of
+chapter 11).
 
 Usage::
 
     KERAS_BACKEND=jax python tools/generator_budget.py --epochs 20 50   # minutes on a GPU, hours on a CPU
+    KERAS_BACKEND=jax python tools/generator_budget.py --epochs 20 --label-dropout 0.3
 
 Each run is the shipped recipe (``dae_utils.recipes.get_recipe("edm_digits")``) with only its epoch
-count changed, trained and scored by :func:`dae_utils.recipes.run` (10,000 unconditional and 10,000
-guided digits, judged by the shipped classifier). Models and manifests go to
+count (and ``--label-dropout``, if given) changed, trained and scored by
+:func:`dae_utils.recipes.run` (10,000 unconditional and 10,000 guided digits, judged by the shipped
+classifier). Models and manifests go to
 ``_build/generator_budget/`` (or ``--output-dir``), never into the package; a summary line per run
 is printed and written to ``summary.json`` there. Nothing here is chosen on the test set: the
 confident share and the class shares need no test image.
@@ -30,6 +33,7 @@ def summarize(manifest: dict) -> dict:
     shares = unconditional["class_shares"]
     return {
         "epochs": manifest["epochs"],
+        "label_dropout": manifest["recipe"]["label_dropout"],
         "confident_share": unconditional["confident_share"],
         "class_share_range": [min(shares), max(shares)],
         "frechet_unconditional": round(unconditional["frechet_distance"], 2),
@@ -45,18 +49,27 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, nargs="+", required=True, help="epoch counts to train")
+    parser.add_argument("--label-dropout", type=float, help="share of labels dropped (default: the recipe's)")
     parser.add_argument("--output-dir", type=Path, default=ROOT / "_build" / "generator_budget")
     args = parser.parse_args(argv)
     if any(epochs < 1 for epochs in args.epochs):
         parser.error(f"Expected epoch counts of at least 1. Received: {args.epochs}")
+    shipped = get_recipe("edm_digits")
+    label_dropout = shipped.label_dropout if args.label_dropout is None else args.label_dropout
+    try:
+        dataclasses.replace(shipped, label_dropout=label_dropout)
+    except ValueError as error:
+        parser.error(str(error))
+    option = "" if args.label_dropout is None else f" --label-dropout {label_dropout}"
     summary = {}
     for epochs in args.epochs:
-        recipe = dataclasses.replace(get_recipe("edm_digits"), name=f"edm_digits_{epochs}_epochs", epochs=epochs)
+        name = f"edm_digits_{epochs}_epochs" + ("" if args.label_dropout is None else f"_label_dropout_{label_dropout}")
+        recipe = dataclasses.replace(shipped, name=name, epochs=epochs, label_dropout=label_dropout)
         manifest = run(
             recipe,
             output_dir=args.output_dir,
             work_dir=args.output_dir / "runs" / recipe.name,
-            command=f"python tools/generator_budget.py --epochs {epochs}",
+            command=f"python tools/generator_budget.py --epochs {epochs}{option}",
         )
         summary[recipe.name] = summarize(manifest)
         print(recipe.name, json.dumps(summary[recipe.name]), flush=True)
