@@ -27,12 +27,20 @@ def predict_padded(model: Any, batch: Any, *, limit: int) -> np.ndarray:
 def predict_batched(model: Any, inputs: Any, *, batch_size: int) -> np.ndarray:
     """:func:`predict_padded` over ``inputs`` in slices of ``batch_size`` rows, concatenated (float64).
 
-    ``inputs`` is one array, or a tuple of arrays with the same number of rows for a model with
-    several inputs. No rows give an empty float64 array.
+    ``inputs`` is one array, or a tuple or list of arrays with the same number of rows (at least
+    one) for a model with several inputs.
+
+    Raises:
+        ValueError: If there are no rows, or the arrays disagree on the number of rows.
     """
-    arrays = inputs if isinstance(inputs, tuple) else (inputs,)
+    several = isinstance(inputs, (tuple, list))
+    arrays = tuple(inputs) if several else (inputs,)
+    rows = {len(array) for array in arrays}
+    if len(rows) != 1 or 0 in rows:
+        counts = [len(array) for array in arrays]
+        raise ValueError(f"Expected inputs with the same number of rows, at least one. Received: rows {counts}")
     parts = []
     for start in range(0, len(arrays[0]), batch_size):
-        rows = tuple(array[start : start + batch_size] for array in arrays)
-        parts.append(predict_padded(model, rows if isinstance(inputs, tuple) else rows[0], limit=batch_size))
-    return np.concatenate(parts) if parts else np.zeros((0,), dtype=np.float64)
+        batch = tuple(array[start : start + batch_size] for array in arrays)
+        parts.append(predict_padded(model, batch if several else batch[0], limit=batch_size))
+    return np.concatenate(parts)

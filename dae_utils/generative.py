@@ -10,8 +10,9 @@ so that ``F``'s input and target have unit variance at every level. Training dra
 from a normal distribution (``P_MEAN``, ``P_STD``) and weights the squared error by
 ``1 / c_out**2``; that weighted loss is exactly the plain squared error of ``F`` against the
 *effective target* ``(x - c_skip * noisy) / c_out``, which is what :func:`edm_batches` hands to
-``model.fit``. The label is dropped (replaced by :data:`NULL_LABEL`) for a share
-:data:`LABEL_DROPOUT` of the images, so the same network is also an unconditional denoiser:
+``model.fit``. The label is dropped (replaced by :data:`NULL_LABEL`) for a share of the images (a
+recipe's ``label_dropout``, by default :data:`LABEL_DROPOUT`), so the same network is also an
+unconditional denoiser:
 classifier-free guidance (Ho & Salimans, 2022) mixes the two (:class:`Denoiser`).
 
 Images are on [-1, 1] inside this module (:func:`to_model_scale`): noise of std 0.5 on [0, 1]
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from dae_utils._batching import predict_batched
-from dae_utils._validation import check_image_batch, check_positive_int, check_seed
+from dae_utils._validation import check_fraction, check_image_batch, check_positive_int, check_seed
 
 __all__ = [
     "LABEL_DROPOUT",
@@ -101,15 +102,9 @@ def check_guidance(guidance: Any) -> float:
 
 
 def check_label_dropout(label_dropout: Any) -> float:
-    """``label_dropout`` as a float in [0, 1): the share of labels replaced by :data:`NULL_LABEL`."""
-    if isinstance(label_dropout, bool) or not isinstance(label_dropout, numbers.Real):
-        raise TypeError(f"Expected label_dropout to be a number. Received: label_dropout={label_dropout!r}")
-    if not 0.0 <= float(label_dropout) < 1.0:
-        raise ValueError(
-            "Expected label_dropout in [0, 1) (1 would leave no labelled example). "
-            f"Received: label_dropout={label_dropout!r}"
-        )
-    return float(label_dropout)
+    """``label_dropout`` as a float in [0, 1): the share of labels replaced by :data:`NULL_LABEL`
+    (1 would leave no labelled example)."""
+    return check_fraction(label_dropout, name="label_dropout")
 
 
 # ------------------------------------------------------------------------- preconditioning
@@ -269,7 +264,13 @@ def edm_batches(
 def edm_validation_set(
     clean_images: np.ndarray, labels: np.ndarray, *, seed: int, label_dropout: float = LABEL_DROPOUT
 ) -> tuple:
-    """Fixed ``(inputs, target)`` for the validation loss: one draw of levels, noise and dropped labels."""
+    """Fixed ``(inputs, target)`` for the validation loss: one draw of levels, noise and dropped labels.
+
+    Args:
+        clean_images, labels: As in :func:`edm_batches`.
+        seed: Seed of the one draw.
+        label_dropout: Share of the labels replaced by :data:`NULL_LABEL`, as in training.
+    """
     clean_images = check_image_batch(clean_images, name="clean_images")
     labels = check_labels(labels, allow_null=False)
     generator = np.random.default_rng([seed, 2**31])

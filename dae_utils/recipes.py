@@ -43,7 +43,13 @@ import numpy as np
 from dae_utils._validation import check_positive_int, check_seed
 from dae_utils.artifacts import atomic_write_json, history_path, manifest_path, read_json, save_model
 from dae_utils.config import PAPER
-from dae_utils.generative import LABEL_DROPOUT, check_label_dropout
+from dae_utils.generative import (
+    LABEL_DROPOUT,
+    build_edm_unet,
+    check_label_dropout,
+    edm_batches,
+    edm_validation_set,
+)
 
 __all__ = [
     "BEST_DENOISER",
@@ -163,13 +169,13 @@ class Recipe:
                 f"Received: noise_std={self.noise_std!r}"
             )
         if (self.label_dropout is None) == (self.architecture == "edm_unet"):
-            expected = "a share in [0, 1)" if self.architecture == "edm_unet" else "None"
+            expected = " in [0, 1)" if self.architecture == "edm_unet" else "=None"
             raise ValueError(
-                f"Expected label_dropout {expected} for architecture {self.architecture!r} (only the EDM "
+                f"Expected label_dropout{expected} for architecture {self.architecture!r} (only the EDM "
                 f"denoiser drops labels). Received: label_dropout={self.label_dropout!r}"
             )
-        if self.label_dropout is not None:
-            check_label_dropout(self.label_dropout)
+        if self.label_dropout is not None:  # stored as the float the manifest records
+            object.__setattr__(self, "label_dropout", check_label_dropout(self.label_dropout))
         if self.dropout_rate is not None and self.architecture != "paper":
             raise ValueError(
                 f"Expected dropout_rate=None for architecture {self.architecture!r} (only the paper's model "
@@ -196,8 +202,6 @@ class Recipe:
 
         if precision not in PRECISIONS:
             raise ValueError(f"Expected precision 'float32' or 'mixed_bfloat16'. Received: precision={precision!r}")
-        from dae_utils.generative import build_edm_unet
-
         builders = {
             "paper": models.build_paper_autoencoder,
             "unet": models.build_unet,
@@ -380,8 +384,6 @@ def _fit_examples(recipe: Recipe, split: dict[str, np.ndarray]) -> Any:
     """What the classifier (images, labels) and EDM (:func:`~dae_utils.generative.edm_batches`) fit on."""
     if recipe.architecture == "classifier":
         return split["fit_clean"], split["fit_labels"]
-    from dae_utils.generative import edm_batches
-
     return edm_batches(
         split["fit_clean"],
         split["fit_labels"],
@@ -397,8 +399,6 @@ def _loss_curve_set(recipe: Recipe, split: dict[str, np.ndarray]) -> tuple:
     if recipe.architecture == "classifier":
         return split["val_clean"], split["val_labels"]
     if recipe.architecture == "edm_unet":
-        from dae_utils.generative import edm_validation_set
-
         return edm_validation_set(
             split["val_clean"], split["val_labels"], seed=recipe.seed, label_dropout=recipe.label_dropout
         )

@@ -2,6 +2,7 @@
 
 import json
 
+import keras
 import numpy as np
 import pytest
 
@@ -74,9 +75,15 @@ def test_onnx_runtime_is_as_close_to_the_float64_network_as_keras_float32_is(nam
     model = load_model(pretrained_path(name))
     keras_output = np.asarray(model.predict_on_batch(inputs[0] if len(inputs) == 1 else inputs))
     wide = tuple(array.astype("float64") if array.dtype.kind == "f" else array for array in inputs)
-    exact = np.asarray(_float64_twin(model).predict_on_batch(wide[0] if len(wide) == 1 else wide))
+    twin = _float64_twin(model)
+    computing = [layer for layer in twin.layers if not isinstance(layer, keras.layers.InputLayer)]
+    assert {layer.compute_dtype for layer in computing} == {"float64"}
+    assert {str(tensor.dtype) for tensor in twin.inputs} <= {"float64", "int32"}
+    assert {weights.dtype for weights in twin.get_weights()} == {np.dtype("float64")}
+    exact = np.asarray(twin.predict_on_batch(wide[0] if len(wide) == 1 else wide))
     assert exact.dtype == np.float64
     keras_error = np.max(np.abs(keras_output - exact))
+    assert keras_error <= TOLERANCE.get(name, 1e-5)  # the twin computes the same network
     onnx_error = np.max(np.abs(onnx_output - exact))
     assert onnx_error <= max(2 * keras_error, 1e-6), f"ONNX {onnx_error:.2e} against Keras float32 {keras_error:.2e}"
 

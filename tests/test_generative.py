@@ -47,7 +47,7 @@ def test_a_network_that_outputs_the_effective_target_denoises_perfectly():
     np.testing.assert_allclose(clean, to_model_scale(images), atol=1e-4)
 
 
-def test_batches_are_reproducible_change_every_epoch_and_drop_a_tenth_of_the_labels():
+def test_batches_are_reproducible_change_every_epoch_and_drop_the_share_of_labels_asked_for():
     images = np.random.default_rng(1).random((2_000, 28, 28, 1)).astype(np.float32)
     labels = np.arange(2_000) % 10
     first, second = (
@@ -63,13 +63,27 @@ def test_batches_are_reproducible_change_every_epoch_and_drop_a_tenth_of_the_lab
     first.set_epoch(1)
     assert not np.array_equal(first[0][1], a_target)
     assert np.mean(a_labels == NULL_LABEL) == pytest.approx(LABEL_DROPOUT, abs=0.03)
-    (_, _, half_dropped), _ = edm_batches(images, labels, batch_size=1_000, seed=3, label_dropout=0.5)[0]
+    (half_inputs, half_noise, half_dropped), half_target = edm_batches(
+        images, labels, batch_size=1_000, seed=3, label_dropout=0.5
+    )[0]
     assert np.mean(half_dropped == NULL_LABEL) == pytest.approx(0.5, abs=0.05)
+    # Only the labels change: the images, levels and noise draw the same random numbers.
+    np.testing.assert_array_equal(half_inputs, a_inputs)
+    np.testing.assert_array_equal(half_noise, a_noise)
+    np.testing.assert_array_equal(half_target, a_target)
     assert not np.any(edm_batches(images, labels, batch_size=1_000, seed=3, label_dropout=0.0)[0][0][2] == NULL_LABEL)
 
 
 @pytest.mark.parametrize(
-    ("label_dropout", "error"), [(1.0, ValueError), (-0.1, ValueError), (float("nan"), ValueError), ("0.1", TypeError)]
+    ("label_dropout", "error"),
+    [
+        (1.0, ValueError),
+        (-0.1, ValueError),
+        (float("nan"), ValueError),
+        ("0.1", TypeError),
+        (True, TypeError),
+        (None, TypeError),
+    ],
 )
 def test_a_label_dropout_outside_zero_to_one_is_refused(label_dropout, error):
     images, labels = np.zeros((4, 28, 28, 1), np.float32), np.arange(4)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import load_tool
 
 from dae_utils.artifacts import pretrained_path, read_manifest
+from dae_utils.recipes import get_recipe
 
 GENERATOR_BUDGET = load_tool("generator_budget")
 
@@ -25,7 +28,29 @@ def test_an_epoch_count_below_one_is_refused():
         GENERATOR_BUDGET.main(["--epochs", "0"])
 
 
-def test_a_label_dropout_outside_zero_to_one_is_refused_before_any_training(capsys):
+def test_a_label_dropout_outside_zero_to_one_is_refused_before_any_training(capsys, monkeypatch):
+    monkeypatch.setattr("dae_utils.recipes.run", _no_training)
     with pytest.raises(SystemExit):
         GENERATOR_BUDGET.main(["--epochs", "1", "--label-dropout", "1.5"])
     assert "Received: label_dropout=1.5" in capsys.readouterr().err
+
+
+def _no_training(recipe, **_):
+    raise AssertionError(f"training started: {recipe}")
+
+
+def test_each_run_is_the_shipped_recipe_with_the_epochs_and_label_dropout_asked_for(tmp_path, monkeypatch):
+    manifest = read_manifest(pretrained_path("edm_digits"))
+    runs = []
+
+    def fake_run(recipe, *, output_dir, work_dir, command):
+        runs.append((recipe, work_dir.name, command))
+        return manifest | {"epochs": recipe.epochs, "recipe": recipe.to_dict()}
+
+    monkeypatch.setattr("dae_utils.recipes.run", fake_run)
+    assert GENERATOR_BUDGET.main(["--epochs", "3", "--label-dropout", "0.4", "--output-dir", str(tmp_path)]) == 0
+    ((recipe, folder, command),) = runs
+    assert (recipe.epochs, recipe.label_dropout, recipe.filters) == (3, 0.4, get_recipe("edm_digits").filters)
+    assert folder == recipe.name == "edm_digits_3_epochs_label_dropout_0.4"
+    assert command.endswith("--epochs 3 --label-dropout 0.4")
+    assert json.loads((tmp_path / "summary.json").read_text())[recipe.name]["label_dropout"] == 0.4

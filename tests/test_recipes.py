@@ -84,10 +84,10 @@ def test_the_cosine_learning_rate_falls_from_0_001_to_0_00001():
         ({"architecture": "classifier"}, "Expected loss 'sparse_categorical_crossentropy'"),
         ({"architecture": "edm_unet"}, "Expected loss 'mean_squared_error'"),
         ({"loss": "sparse_categorical_crossentropy"}, "for architecture 'paper'"),
-        ({"label_dropout": 0.1}, "Expected label_dropout None for architecture 'paper'"),
+        ({"label_dropout": 0.1}, "Expected label_dropout=None for architecture 'paper'"),
         (
             {"architecture": "edm_unet", "loss": "mean_squared_error"},
-            "Expected label_dropout a share in [0, 1) for architecture 'edm_unet'",
+            "Expected label_dropout in [0, 1) for architecture 'edm_unet'",
         ),
         (
             {"architecture": "edm_unet", "loss": "mean_squared_error", "label_dropout": 1.0},
@@ -234,3 +234,18 @@ def test_the_classifier_and_the_generator_train_and_score_on_the_one_path(synthe
     assert scores["reference"]["frechet_floor"] >= 0
     model = keras.models.load_model(tmp_path / "edm_digits.keras", safe_mode=True, compile=False)
     assert {layer.compute_dtype for layer in model.layers} == {"float32"} and len(model.inputs) == 3
+
+
+def test_the_recipes_label_dropout_reaches_the_training_batches_and_the_loss_curve():
+    from conftest import synthetic_split
+
+    from dae_utils.generative import NULL_LABEL
+    from dae_utils.recipes import _fit_examples, _loss_curve_set
+
+    split = synthetic_split()
+    for label_dropout, dropped in ((0, False), (0.9, True)):
+        recipe = dataclasses.replace(get_recipe("edm_digits"), label_dropout=label_dropout)
+        assert isinstance(recipe.label_dropout, float) and recipe.to_dict()["label_dropout"] == label_dropout
+        (_, _, batch_labels), _ = _fit_examples(recipe, split)[0]
+        (_, _, curve_labels), _ = _loss_curve_set(recipe, split)
+        assert np.any(batch_labels == NULL_LABEL) == dropped and np.any(curve_labels == NULL_LABEL) == dropped

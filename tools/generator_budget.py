@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     option = "" if args.label_dropout is None else f" --label-dropout {label_dropout}"
     summary = {}
     for epochs in args.epochs:
-        name = f"edm_digits_{epochs}_epochs" + ("" if args.label_dropout is None else f"_label_dropout_{label_dropout}")
+        name = f"edm_digits_{epochs}_epochs_label_dropout_{label_dropout}"  # names the work folder it resumes
         recipe = dataclasses.replace(shipped, name=name, epochs=epochs, label_dropout=label_dropout)
         manifest = run(
             recipe,
