@@ -64,7 +64,8 @@ NULL_LABEL = 10
 #: :func:`edm_batches`; a recipe records its own ``label_dropout``). Ho & Salimans (2022) used 0.1
 #: or 0.2; here the unconditional denoiser is the weak one, and at a fixed budget of 20 epochs 0.3
 #: gave more confidently classified unconditional digits than 0.1 with the conditional agreement
-#: still above 98% (``tools/generator_budget.py --label-dropout``, measured on a GPU; no test image).
+#: still above 98% (measured on a GPU, judged by the classifier, no test image;
+#: ``tools/generator_budget.py --label-dropout`` repeats it).
 LABEL_DROPOUT = 0.3
 
 
