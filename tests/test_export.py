@@ -46,15 +46,21 @@ def _inputs(name, test_images):
     return (c_in * noisy_model).astype("float32"), c_noise.reshape(-1, 1).astype("float32"), label
 
 
-@pytest.mark.parametrize("name", BOOK_MODELS)
-def test_onnx_runtime_gives_what_keras_gives(name, exported, test_images):
+def _both_outputs(name, exported, test_images):
+    """The model's inputs, the Keras model, and its ONNX Runtime and Keras outputs on them."""
     folder, described = exported
     session = onnx_session(folder / described[name]["file"])
     inputs = _inputs(name, test_images)
     feed = {entry.name: array for entry, array in zip(session.get_inputs(), inputs, strict=True)}
-    onnx_output = session.run(None, feed)[0]
-    keras_output = load_model(pretrained_path(name)).predict_on_batch(inputs[0] if len(inputs) == 1 else inputs)
-    assert np.max(np.abs(onnx_output - np.asarray(keras_output))) <= TOLERANCE.get(name, 1e-5)
+    model = load_model(pretrained_path(name))
+    keras_output = np.asarray(model.predict_on_batch(inputs[0] if len(inputs) == 1 else inputs))
+    return inputs, model, session.run(None, feed)[0], keras_output
+
+
+@pytest.mark.parametrize("name", BOOK_MODELS)
+def test_onnx_runtime_gives_what_keras_gives(name, exported, test_images):
+    _, _, onnx_output, keras_output = _both_outputs(name, exported, test_images)
+    assert np.max(np.abs(onnx_output - keras_output)) <= TOLERANCE.get(name, 1e-5)
 
 
 def _float64_twin(model):
@@ -67,13 +73,7 @@ def _float64_twin(model):
 
 @pytest.mark.parametrize("name", BOOK_MODELS)
 def test_onnx_runtime_is_as_close_to_the_float64_network_as_keras_float32_is(name, exported, test_images):
-    folder, described = exported
-    session = onnx_session(folder / described[name]["file"])
-    inputs = _inputs(name, test_images)
-    feed = {entry.name: array for entry, array in zip(session.get_inputs(), inputs, strict=True)}
-    onnx_output = session.run(None, feed)[0]
-    model = load_model(pretrained_path(name))
-    keras_output = np.asarray(model.predict_on_batch(inputs[0] if len(inputs) == 1 else inputs))
+    inputs, model, onnx_output, keras_output = _both_outputs(name, exported, test_images)
     wide = tuple(array.astype("float64") if array.dtype.kind == "f" else array for array in inputs)
     twin = _float64_twin(model)
     computing = [layer for layer in twin.layers if not isinstance(layer, keras.layers.InputLayer)]
