@@ -7,6 +7,12 @@ For a clean image :math:`x` and an estimate :math:`\\hat{x}` with pixels in [0, 
 SSIM (Wang et al., 2004) compares local means, variances and covariance in a
 7x7 window; scikit-image computes it on 2-D images, so the channel axis of
 (28, 28, 1) images is dropped first.
+
+Both are computed for a whole batch at once, the same way as scikit-image's
+``peak_signal_noise_ratio`` and ``structural_similarity`` with their defaults (a uniform 7x7
+window, sample covariances, K1 = 0.01, K2 = 0.03), which score one image per call; the tests
+hold the two to each other. On 10,000 MNIST images the batch takes well under a second, the
+per-image calls several seconds.
 """
 
 from __future__ import annotations
@@ -19,6 +25,12 @@ from dae_utils._validation import check_image_batch, check_positive_int, check_s
 
 __all__ = ["Evaluation", "Summary", "evaluate", "psnr_per_image", "ssim_per_image", "summarize"]
 
+#: Pixel values lie in [0, 1].
+DATA_RANGE = 1.0
+#: SSIM's window side and stabilising constants: scikit-image's defaults (Wang et al. 2004).
+SSIM_WINDOW = 7
+SSIM_K1, SSIM_K2 = 0.01, 0.03
+
 
 def _pair(clean: np.ndarray, denoised: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     clean = check_image_batch(clean, name="clean")
@@ -30,7 +42,7 @@ def _pair(clean: np.ndarray, denoised: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def psnr_per_image(clean: np.ndarray, denoised: np.ndarray) -> np.ndarray:
-    """PSNR of each image in dB (:func:`skimage.metrics.peak_signal_noise_ratio`, ``data_range=1.0``).
+    """PSNR of each image in dB, as :func:`skimage.metrics.peak_signal_noise_ratio` with ``data_range=1.0``.
 
     Args:
         clean: Reference images, floats in [0, 1], shape (N, H, W, 1) or (N, H, W).
@@ -43,31 +55,38 @@ def psnr_per_image(clean: np.ndarray, denoised: np.ndarray) -> np.ndarray:
         TypeError: If either input is not a float array.
         ValueError: If the shapes differ or a value lies outside [0, 1] or is NaN.
     """
-    from skimage.metrics import peak_signal_noise_ratio
-
     clean, denoised = _pair(clean, denoised)
+    squared_error = np.mean((clean - denoised) ** 2, axis=(1, 2))
     with np.errstate(divide="ignore"):
-        return np.array(
-            [peak_signal_noise_ratio(c, d, data_range=1.0) for c, d in zip(clean, denoised, strict=True)],
-            dtype=np.float64,
-        )
+        return 10 * np.log10(DATA_RANGE**2 / squared_error)
 
 
 def ssim_per_image(clean: np.ndarray, denoised: np.ndarray) -> np.ndarray:
-    """SSIM of each image (:func:`skimage.metrics.structural_similarity`, ``data_range=1.0``).
+    """SSIM of each image, as :func:`skimage.metrics.structural_similarity` with ``data_range=1.0``.
 
     Args and raises as :func:`psnr_per_image`; returns float64 of shape (N,).
     Images must be at least 7x7 pixels (SSIM's window).
     """
-    from skimage.metrics import structural_similarity
+    from scipy.ndimage import uniform_filter
 
     clean, denoised = _pair(clean, denoised)
-    if min(clean.shape[1:]) < 7:
+    if min(clean.shape[1:]) < SSIM_WINDOW:
         raise ValueError(f"Expected images of at least 7x7 pixels for SSIM. Received: shape {clean.shape}")
-    return np.array(
-        [structural_similarity(c, d, data_range=1.0) for c, d in zip(clean, denoised, strict=True)],
-        dtype=np.float64,
+
+    def local_mean(values: np.ndarray) -> np.ndarray:  # each image's own 7x7 means, no mixing across images
+        return uniform_filter(values, size=(1, SSIM_WINDOW, SSIM_WINDOW))
+
+    mean_x, mean_y = local_mean(clean), local_mean(denoised)
+    unbiased = SSIM_WINDOW**2 / (SSIM_WINDOW**2 - 1)  # sample (co)variances, as scikit-image's default
+    var_x = unbiased * (local_mean(clean * clean) - mean_x * mean_x)
+    var_y = unbiased * (local_mean(denoised * denoised) - mean_y * mean_y)
+    covariance = unbiased * (local_mean(clean * denoised) - mean_x * mean_y)
+    c1, c2 = (SSIM_K1 * DATA_RANGE) ** 2, (SSIM_K2 * DATA_RANGE) ** 2
+    similarity = ((2 * mean_x * mean_y + c1) * (2 * covariance + c2)) / (
+        (mean_x**2 + mean_y**2 + c1) * (var_x + var_y + c2)
     )
+    border = (SSIM_WINDOW - 1) // 2  # where the window leaves the image, as scikit-image crops
+    return similarity[:, border:-border, border:-border].mean(axis=(1, 2), dtype=np.float64)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 from scipy import stats
-from skimage.metrics import structural_similarity
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from dae_utils.metrics import evaluate, psnr_per_image, ssim_per_image, summarize
 from dae_utils.noise import add_gaussian_noise
@@ -23,6 +23,20 @@ def test_ssim_drops_the_channel_axis_and_uses_data_range_one(digits):
     expected = [structural_similarity(c[..., 0], n[..., 0], data_range=1.0) for c, n in zip(digits, noisy, strict=True)]
     np.testing.assert_allclose(ssim_per_image(digits, noisy), expected)
     np.testing.assert_allclose(ssim_per_image(digits[..., 0], noisy[..., 0]), expected)
+
+
+@pytest.mark.parametrize("shape", [(5, 28, 28), (3, 9, 13), (2, 7, 7)])
+def test_the_batch_scores_each_image_as_scikit_image_does_alone(rng, shape):
+    # the package scores a whole batch at once; scikit-image, the reference, one image per call
+    clean = rng.random(shape)
+    denoised = np.clip(clean + rng.normal(0, 0.2, shape), 0, 1)
+    pairs = list(zip(clean, denoised, strict=True))
+    np.testing.assert_allclose(
+        psnr_per_image(clean, denoised), [peak_signal_noise_ratio(c, d, data_range=1.0) for c, d in pairs], rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        ssim_per_image(clean, denoised), [structural_similarity(c, d, data_range=1.0) for c, d in pairs], rtol=1e-12
+    )
 
 
 def test_more_noise_scores_worse(digits):
