@@ -207,11 +207,14 @@ def test_the_student_edition_has_the_exercises_but_no_solution(site, student_sit
 #: Pages with a "denoise it yourself" demo (book/_static/demos/denoise.js).
 DEMO_PAGES = ["notebooks/04_evaluation", "notebooks/09_robustness"]
 DEMO = ".dae-demo[data-demo='denoise']"
+#: Issue 13: at most 15 MB of extra payload per page, every model of the picker loaded.
+PAYLOAD_LIMIT = 15_000_000
 
 
 def _ready_demo(browser, server, page_name, selector=DEMO):
     """Open a page, check that its demo downloads nothing before it is scrolled to, scroll to it and
-    wait until it is ready; print the demo's payload."""
+    wait until it is ready; print the demo's payload. Returns the context, the page, its console
+    errors and its responses (url, bytes), which go on filling as the demo loads more."""
     responses: list = []
     context, page, problems = _open(browser, f"{server}/{page_name}.html", responses=responses)
     page.wait_for_timeout(500)
@@ -221,9 +224,13 @@ def _ready_demo(browser, server, page_name, selector=DEMO):
     page.locator(selector).scroll_into_view_if_needed()
     page.wait_for_selector(f"{selector}[data-state='ready'], {selector}[data-state='error']", timeout=120_000)
     assert page.get_attribute(selector, "data-state") == "ready", page.inner_text(selector)
-    payload = sum(size for url, size in responses if "/demos/" in url)
-    print(f"{page_name}: the demo downloaded {payload / 1e6:.1f} MB (runtime, model, data)")
-    return context, page, problems
+    print(f"{page_name}: the demo downloaded {_payload(responses) / 1e6:.1f} MB (runtime, model, data)")
+    return context, page, problems, responses
+
+
+def _payload(responses: list) -> int:
+    """Bytes the demos downloaded, as sent (the runtime and the models travel gzipped)."""
+    return sum(size for url, size in responses if "/demos/" in url)
 
 
 @pytest.mark.browser
@@ -242,7 +249,7 @@ def test_demo_denoises_a_fixed_input_as_keras_does_with_the_same_psnr(browser, s
     _, (x_test, _) = load_mnist()
     clean = x_test[:1]
     noisy = add_gaussian_noise(clean, PAPER.noise_std, seed=PAPER.test_noise_seed)
-    context, page, problems = _ready_demo(browser, server, page_name)
+    context, page, problems, responses = _ready_demo(browser, server, page_name)
     try:
         timings = page.evaluate(f'document.querySelector("{DEMO}").daeDemo.timings')
         print(f"{page_name}: first denoised image {timings['firstImageMs']:.0f} ms after the demo came into view")
@@ -263,6 +270,9 @@ def test_demo_denoises_a_fixed_input_as_keras_does_with_the_same_psnr(browser, s
             assert gap <= 1e-3
             assert abs(shown - psnr_per_image(clean, expected)[0]) <= 0.01
             assert abs(result["ssim"] - ssim_per_image(clean, expected)[0]) <= 1e-5
+        payload = _payload(responses)
+        print(f"{page_name}: {payload / 1e6:.1f} MB downloaded with every model loaded ({', '.join(DEMO_MODELS)})")
+        assert payload <= PAYLOAD_LIMIT
         assert problems == [], f"console errors: {problems}"
         shots = quick_build / "_build" / "screenshots"
         shots.mkdir(parents=True, exist_ok=True)
@@ -275,7 +285,7 @@ def test_demo_denoises_a_fixed_input_as_keras_does_with_the_same_psnr(browser, s
 def test_demo_clears_to_a_blank_digit_and_drawing_changes_the_output(browser, server, quick_build):
     import numpy as np
 
-    context, page, problems = _ready_demo(browser, server, DEMO_PAGES[0])
+    context, page, problems, _ = _ready_demo(browser, server, DEMO_PAGES[0])
     demo = f'document.querySelector("{DEMO}").daeDemo'
     try:
         page.get_by_role("button", name="Clear and draw").click()
@@ -307,10 +317,10 @@ def test_demo_clears_to_a_blank_digit_and_drawing_changes_the_output(browser, se
 
 @pytest.mark.browser
 def test_demo_reports_a_missing_model_in_one_line_and_recovers_with_another(browser, server):
-    context, page, problems = _ready_demo(browser, server, DEMO_PAGES[0])
+    context, page, problems, _ = _ready_demo(browser, server, DEMO_PAGES[0])
     demo = f'document.querySelector("{DEMO}").daeDemo'
     try:
-        page.route("**/demos/models/unet.onnx", lambda route: route.abort())  # as if the file were missing
+        page.route("**/demos/models/unet.onnx.gz", lambda route: route.abort())  # as if the file were missing
         page.locator(f"{DEMO} select").first.select_option("unet")
         page.evaluate(f"{demo}.settled()")
         assert page.get_attribute(DEMO, "data-state") == "error"
@@ -328,7 +338,7 @@ def test_demo_reports_a_missing_model_in_one_line_and_recovers_with_another(brow
 
 @pytest.mark.browser
 def test_demo_controls_drive_the_page_corruption_and_model(browser, server):
-    context, page, problems = _ready_demo(browser, server, DEMO_PAGES[1])  # chapter 9: with corruptions
+    context, page, problems, _ = _ready_demo(browser, server, DEMO_PAGES[1])  # chapter 9: with corruptions
     demo = f'document.querySelector("{DEMO}").daeDemo'
     try:
         selects = page.locator(f"{DEMO} select")
@@ -359,7 +369,7 @@ def test_generator_demo_samples_what_the_package_samples_from_the_same_noise(bro
     from dae_utils.sampling import SIGMA_MAX, heun_sample
 
     selector = ".dae-demo[data-demo='generate']"
-    context, page, problems = _ready_demo(browser, server, "notebooks/11_generating_digits", selector)
+    context, page, problems, responses = _ready_demo(browser, server, "notebooks/11_generating_digits", selector)
     try:
         timings = page.evaluate(f'document.querySelector("{selector}").daeDemo.timings')
         print(f"generator demo: first sample ({HEUN_STEPS} steps, guidance) {timings['firstSampleMs']:.0f} ms in view")
@@ -379,6 +389,7 @@ def test_generator_demo_samples_what_the_package_samples_from_the_same_noise(bro
             print(f"label {label}, guidance {guidance}: largest pixel difference from the package {gap:.1e}")
             assert gap <= 1e-3 and result["evaluations"] == (2 if labels and guidance else 1) * (2 * HEUN_STEPS - 1)
         assert problems == [], f"console errors: {problems}"
+        assert _payload(responses) <= PAYLOAD_LIMIT
         shots = quick_build / "_build" / "screenshots"
         shots.mkdir(parents=True, exist_ok=True)
         page.locator(selector).screenshot(path=str(shots / "demo_generate.png"))

@@ -224,3 +224,18 @@ def test_the_demos_need_the_npm_runtime_and_say_what_to_install(tmp_path, monkey
     with pytest.raises(SystemExit, match=r"Node\.js 18 or newer with npm"):
         run_chain.build_demos(tmp_path / "demos", tmp_path / "build")
     assert not (tmp_path / "demos").exists()
+
+
+def test_the_demos_files_are_stored_gzipped_and_inflate_to_the_same_bytes(tmp_path):
+    import gzip
+
+    source = tmp_path / "model.onnx"
+    source.write_bytes(bytes(range(256)) * 64 + b"\x00" * 4096)
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    stored = RUN_CHAIN.write_gzipped(source, first)
+    assert stored == first / "model.onnx.gz" and gzip.decompress(stored.read_bytes()) == source.read_bytes()
+    assert stored.stat().st_size < source.stat().st_size
+    # no timestamp or file name inside: the same file gives the same bytes in every build
+    assert RUN_CHAIN.write_gzipped(source, second).read_bytes() == stored.read_bytes()

@@ -24,6 +24,7 @@ Steps:
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import json
 import os
@@ -362,8 +363,21 @@ def copy_mathjax(target: Path) -> None:
 
 
 #: The files of onnxruntime-web (installed by `npm ci` from package-lock.json) that the demos load:
-#: the WebAssembly-only build and its runtime.
-ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
+#: the WebAssembly-only build and its loader, and the WebAssembly itself, which is stored gzipped.
+ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs")
+ORT_WASM = "ort-wasm-simd-threaded.wasm"
+
+
+def write_gzipped(source: Path, target_dir: Path) -> Path:
+    """Store ``source`` as ``target_dir/<name>.gz`` (no timestamp inside, so the same file gives the
+    same bytes). The demos inflate it in the browser (``fetchGzipped`` in demos/runtime.js), so a
+    reader downloads a quarter of the runtime from any static server, configured or not."""
+    target = target_dir / f"{source.name}.gz"
+    with target.open("wb") as handle, gzip.GzipFile("", "wb", compresslevel=9, fileobj=handle, mtime=0) as archive:
+        archive.write(source.read_bytes())
+    return target
+
+
 NO_RUNTIME = (
     "The in-page demos need onnxruntime-web from npm: install Node.js 18 or newer with npm "
     "(https://nodejs.org, or `apt-get install nodejs npm`), then run `make book` again."
@@ -385,6 +399,7 @@ def build_demos(target: Path, build: Path) -> None:
     (target / "ort").mkdir()
     for name in ORT_FILES:
         shutil.copy2(dist / name, target / "ort" / name)
+    write_gzipped(dist / ORT_WASM, target / "ort")
     names = BOOK_MODELS  # the demos' denoisers and generator
     models = build / "onnx"
     index = read_json(models / "models.json") if (models / "models.json").exists() else {}
@@ -394,7 +409,7 @@ def build_demos(target: Path, build: Path) -> None:
         index = export_book_models(models, names=names)
     (target / "models").mkdir()
     for name in names:
-        shutil.copy2(models / index[name]["file"], target / "models" / index[name]["file"])
+        write_gzipped(models / index[name]["file"], target / "models")
     (target / "models" / "models.json").write_text(
         json.dumps({name: index[name] for name in names}, indent=2), encoding="utf-8"
     )

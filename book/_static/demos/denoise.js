@@ -13,7 +13,7 @@
 // the last update, whose result is `element.daeDemo.state.last`; `element.daeDemo.timings` holds
 // load times (ms after the demo came into view; `visibleAtMs` is that moment after the page started).
 import { addGaussianNoise, addSaltAndPepper, maskPixels, psnr, ssim } from "./imaging.js";
-import { HERE, PIXELS, SIDE, drawGrey as draw, element, labelled, loadJson, loadRuntime, whenVisible } from "./runtime.js";
+import { HERE, PIXELS, SIDE, drawGrey as draw, element, labelled, loadJson, loadModel, loadRuntime, whenVisible } from "./runtime.js";
 
 const TITLES = {
   paper_autoencoder: "the paper's autoencoder",
@@ -116,10 +116,9 @@ async function mount(container) {
   function session(name) {
     if (!sessions.has(name)) {
       const loading = (async () => {
-        const ort = await loadRuntime();
         const description = (await loadJson("models/models.json"))[name];
         if (!description) throw new Error(`no model named ${name} in models/models.json`);
-        return ort.InferenceSession.create(new URL(`models/${description.file}`, HERE).href, { executionProviders: ["wasm"] });
+        return loadModel(description.file);
       })();
       loading.catch(() => sessions.delete(name)); // a failed load is tried again next time
       sessions.set(name, loading);

@@ -10,7 +10,7 @@
 // guidance, steps})` samples from a given start (784 values on the model's [-1, 1] scale, already
 // multiplied by sigma_max) and resolves to {image (784 values in [0, 1]), evaluations}.
 import { standardNormal } from "./imaging.js";
-import { HERE, PIXELS, SIDE, drawGrey as draw, element, labelled, loadJson, loadRuntime, whenVisible } from "./runtime.js";
+import { PIXELS, SIDE, drawGrey as draw, element, labelled, loadJson, loadModel, loadRuntime, whenVisible } from "./runtime.js";
 
 /** EDM's noise levels: `steps` levels from sigma_max down to sigma_min, then 0 (dae_utils.sampling.edm_sigmas). */
 export function edmSigmas(steps, { sigmaMax, sigmaMin, rho }) {
@@ -71,9 +71,7 @@ async function mount(container) {
     status.textContent = "Loading the generator…";
     const settings = await loadJson("models/generator.json");
     const ort = await loadRuntime();
-    const session = await ort.InferenceSession.create(new URL(`models/${settings.file}`, HERE).href, {
-      executionProviders: ["wasm"],
-    });
+    const session = await loadModel(settings.file);
     const missing = INPUTS.filter((name) => !session.inputNames.includes(name));
     if (missing.length) throw new Error(`the generator has no input named ${missing.join(", ")}`);
     guidance.value = String(settings.guidance);
