@@ -11,8 +11,9 @@ SSIM (Wang et al., 2004) compares local means, variances and covariance in a
 Both are computed for a whole batch at once, the same way as scikit-image's
 ``peak_signal_noise_ratio`` and ``structural_similarity`` with their defaults (a uniform 7x7
 window, sample covariances, K1 = 0.01, K2 = 0.03), which score one image per call; the tests
-hold the two to each other. On 10,000 MNIST images the batch takes well under a second, the
-per-image calls several seconds.
+hold the two to each other. On the 2-core CPU of this project, 2,000 MNIST-sized pairs took 0.26 s
+this way and 1.07 s by per-image calls (2026-11-26). SSIM works through :data:`SSIM_CHUNK`
+images at a time, so its temporary arrays stay small.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ DATA_RANGE = 1.0
 #: SSIM's window side and stabilising constants: scikit-image's defaults (Wang et al. 2004).
 SSIM_WINDOW = 7
 SSIM_K1, SSIM_K2 = 0.01, 0.03
+#: Images whose SSIM is computed at once (about 60 MB of float64 temporaries for 28x28 images).
+SSIM_CHUNK = 1000
 
 
 def _pair(clean: np.ndarray, denoised: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -67,11 +70,15 @@ def ssim_per_image(clean: np.ndarray, denoised: np.ndarray) -> np.ndarray:
     Args and raises as :func:`psnr_per_image`; returns float64 of shape (N,).
     Images must be at least 7x7 pixels (SSIM's window).
     """
-    from scipy.ndimage import uniform_filter
-
     clean, denoised = _pair(clean, denoised)
     if min(clean.shape[1:]) < SSIM_WINDOW:
         raise ValueError(f"Expected images of at least 7x7 pixels for SSIM. Received: shape {clean.shape}")
+    chunks = range(0, len(clean), SSIM_CHUNK)
+    return np.concatenate([_ssim(clean[i : i + SSIM_CHUNK], denoised[i : i + SSIM_CHUNK]) for i in chunks])
+
+
+def _ssim(clean: np.ndarray, denoised: np.ndarray) -> np.ndarray:
+    from scipy.ndimage import uniform_filter
 
     def local_mean(values: np.ndarray) -> np.ndarray:  # each image's own 7x7 means, no mixing across images
         return uniform_filter(values, size=(1, SSIM_WINDOW, SSIM_WINDOW))

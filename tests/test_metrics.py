@@ -39,6 +39,16 @@ def test_the_batch_scores_each_image_as_scikit_image_does_alone(rng, shape):
     )
 
 
+def test_ssim_in_chunks_equals_ssim_at_once(digits, monkeypatch):
+    from dae_utils import metrics
+
+    noisy = add_gaussian_noise(digits, 0.3, seed=2)
+    at_once = ssim_per_image(digits, noisy)
+    monkeypatch.setattr(metrics, "SSIM_CHUNK", 3)  # the batch spans several chunks, the last one short
+    assert len(digits) % 3 != 0
+    np.testing.assert_array_equal(metrics.ssim_per_image(digits, noisy), at_once)
+
+
 def test_more_noise_scores_worse(digits):
     light = evaluate(digits, add_gaussian_noise(digits, 0.1, seed=0))
     heavy = evaluate(digits, add_gaussian_noise(digits, 0.5, seed=0))

@@ -15,12 +15,13 @@ classifier). Models and manifests go to
 is printed and written to ``summary.json`` there. Nothing here is chosen on the test set: the
 confident share and the class shares need no test image.
 
-Measured so far (the same recipe trained on an H200 with JAX; the shipped checkpoint is the
-CPU's 20 epochs at label dropout 0.3, 71.1% confident): at label dropout 0.3, 20 epochs gave 72.9%
-of unconditional digits classified with confidence 0.9 or more, 35 epochs 79.5% (Frechet distance
-35.4) and 70 epochs 84.3% (17.9), every class within 7-13% from 35 epochs on. About 5 points per
-doubling of the epochs: the 95% target is beyond the 2.5-hour CPU budget of this recipe (about 35
-epochs at 241 s each), which 35 epochs would still fit.
+Measured so far (the same recipe trained on an H200 with JAX, 2026-11-26; the shipped checkpoint
+is the CPU's 20 epochs at label dropout 0.3, 71.1% confident): at label dropout 0.3, 20 epochs gave
+72.9% of unconditional digits classified with confidence 0.9 or more, 35 epochs 79.5% (Frechet
+distance 35.4) and 70 epochs 84.3% (17.9), every class within 7-13% at 35 and 70 epochs: about 6
+points per doubling of the epochs. Issue 15 allows the shipped checkpoint 2.5 hours of CPU
+training; at 241 s per epoch that is 37 epochs (scoring comes on top), so 35 epochs would fit and
+the 95% target would not.
 """
 
 from __future__ import annotations
