@@ -6,6 +6,8 @@
   MNIST classifier in place of Inception).
 - :func:`pca_gaussian_images`: a simple generator for scale (a Gaussian in PCA space).
 - :func:`nearest_distances`: each image's distance to its nearest training image (memorisation).
+- :func:`grey_share`: each image's share of grey pixels, which averages of several digits have
+  too many of (chapters 10 and 12).
 - :func:`score_generator`: all of it for a trained EDM model; :func:`dae_utils.recipes.run`
   writes the result into the model's manifest.
 """
@@ -32,6 +34,7 @@ __all__ = [
     "classify",
     "features",
     "frechet_distance",
+    "grey_share",
     "nearest_distances",
     "pca_gaussian_images",
     "score_generator",
@@ -48,6 +51,10 @@ HEUN_STEPS = 18
 DEFAULT_GUIDANCE = 1.0
 #: Principal components of the PCA-Gaussian baseline.
 PCA_COMPONENTS = 50
+#: A pixel is grey when it is neither background (at most this) ...
+GREY_LOW = 0.1
+#: ... nor ink (at least this).
+GREY_HIGH = 0.9
 
 #: Samples whose classes and mean pixel the manifest keeps, so a test can regenerate and compare them.
 FINGERPRINT_SAMPLES = 100
@@ -128,6 +135,23 @@ def pca_gaussian_images(
     codes = np.random.default_rng(check_seed(seed)).standard_normal((count, components)) * scales
     images = codes @ basis[:components] + mean
     return np.clip(images, 0.0, 1.0).reshape(count, *training_images.shape[1:]).astype(np.float32)
+
+
+def grey_share(images: np.ndarray) -> np.ndarray:
+    """Share of each image's pixels strictly between :data:`GREY_LOW` and :data:`GREY_HIGH`.
+
+    MNIST digits are nearly black and white; an average of several possible digits (a posterior
+    mean) is grey wherever they disagree. One statistic of realism, necessary but not sufficient.
+
+    Args:
+        images: Floats in [0, 1], shape (N, H, W, 1) or (N, H, W).
+
+    Returns:
+        Float64 array of shape (N,).
+    """
+    images = check_image_batch(images, name="images")
+    grey = (images > GREY_LOW) & (images < GREY_HIGH)
+    return grey.reshape(len(grey), -1).mean(axis=1, dtype=np.float64)
 
 
 def nearest_distances(images: np.ndarray, reference: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:

@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from dae_utils.sample_quality import class_shares, frechet_distance, nearest_distances, pca_gaussian_images
+from dae_utils.sample_quality import (
+    GREY_HIGH,
+    GREY_LOW,
+    class_shares,
+    frechet_distance,
+    grey_share,
+    nearest_distances,
+    pca_gaussian_images,
+)
 
 
 def frechet_by_scipy(first, second):
@@ -46,3 +54,13 @@ def test_class_shares_count_the_most_probable_class():
     probabilities = np.eye(10)[[3, 3, 7, 0]]
     shares = class_shares(probabilities)
     assert shares[3] == 0.5 and shares[7] == 0.25 and sum(shares) == pytest.approx(1.0)
+
+
+def test_grey_share_counts_the_pixels_strictly_between_background_and_ink():
+    images = np.zeros((2, 28, 28, 1), dtype="float32")
+    images[0, :7] = 0.5  # a quarter of the first image is grey
+    images[1, :14] = 1.0  # ink is not grey
+    images[1, 14, :2] = GREY_LOW  # nor are the two limits themselves
+    images[1, 15, :2] = GREY_HIGH
+    np.testing.assert_allclose(grey_share(images), [0.25, 0.0])
+    np.testing.assert_allclose(grey_share(images[..., 0]), [0.25, 0.0])

@@ -7,7 +7,7 @@ Usage::
 
 Times :func:`dae_utils.metrics.evaluate`'s two functions against the per-image calls of
 ``skimage.metrics.peak_signal_noise_ratio`` and ``structural_similarity`` (the reference they
-must equal), side by side on the same random pairs, and checks that the values agree.
+must equal), side by side on the same random pairs, and prints the largest difference between them.
 """
 
 from __future__ import annotations
