@@ -280,7 +280,7 @@ RECIPES: tuple[Recipe, ...] = (
         filters=32,
         learning_rate="cosine",
         precision="mixed_bfloat16",
-        epochs=20,
+        epochs=32,
         label_dropout=LABEL_DROPOUT,
     ),
 )
