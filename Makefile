@@ -65,8 +65,8 @@ test-backends: data
 test-floors: $(STAMP)
 	$(PY) tools/check_floors.py
 
-# Hours of CPU (about 7 h on two cores: 4.9 h for the denoisers, then Part III's classifier, 5 min, and
-# generator, 1.4 h of training and 0.5 h of scoring 20,000 generated digits). Every model is a recipe (dae_utils/recipes.py) trained by
+# Hours of CPU (about 8 h on two cores: 4.9 h for the denoisers, then Part III's classifier, 5 min, and
+# generator, about 2 h of training and 0.5 h of scoring 20,000 generated digits; the manifests record the exact times). Every model is a recipe (dae_utils/recipes.py) trained by
 # `python -m dae_utils train NAME`: first the dropout candidates (the chosen rate must then be
 # dae_utils.config's; a test checks), then every shipped recipe, then the best denoiser is chosen
 # on validation scores. Selections write a record; no checkpoint is renamed or copied.
