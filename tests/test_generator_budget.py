@@ -54,3 +54,28 @@ def test_each_run_is_the_shipped_recipe_with_the_epochs_and_label_dropout_asked_
     assert folder == recipe.name == "edm_digits_3_epochs_label_dropout_0.4"
     assert command.endswith("--epochs 3 --label-dropout 0.4")
     assert json.loads((tmp_path / "summary.json").read_text())[recipe.name]["label_dropout"] == 0.4
+
+
+def test_a_p_mean_is_used_for_the_run_only_and_recorded(tmp_path, monkeypatch):
+    from dae_utils import generative
+
+    manifest = read_manifest(pretrained_path("edm_digits"))
+    shipped_p_mean, seen = generative.P_MEAN, []
+
+    def fake_run(recipe, *, output_dir, work_dir, command):
+        seen.append((generative.P_MEAN, work_dir.name, command))
+        return manifest | {"epochs": recipe.epochs, "recipe": recipe.to_dict()}
+
+    monkeypatch.setattr("dae_utils.recipes.run", fake_run)
+    assert GENERATOR_BUDGET.main(["--epochs", "2", "--p-mean", "0.25", "--output-dir", str(tmp_path)]) == 0
+    ((p_mean, folder, command),) = seen
+    assert p_mean == 0.25 and generative.P_MEAN == shipped_p_mean  # set while it trained, restored after
+    assert folder.endswith("_p_mean_0.25") and command.endswith("--p-mean 0.25")
+    assert json.loads((tmp_path / "summary.json").read_text())[folder]["p_mean"] == 0.25
+
+
+def test_a_p_mean_that_is_not_finite_is_refused_before_any_training(capsys, monkeypatch):
+    monkeypatch.setattr("dae_utils.recipes.run", _no_training)
+    with pytest.raises(SystemExit):
+        GENERATOR_BUDGET.main(["--epochs", "1", "--p-mean", "nan"])
+    assert "Expected a finite --p-mean. Received: nan" in capsys.readouterr().err

@@ -2,7 +2,8 @@
 
 Why the ``unet_64`` recipe trains with ``precision="mixed_bfloat16"``: on a CPU with bfloat16
 matrix units (Intel AMX, AVX512-BF16) or a recent GPU, Keras's mixed-precision policy runs the
-convolutions in bfloat16 several times faster, while the weights stay float32. This script
+convolutions in bfloat16, faster by a factor that depends on the machine, while the weights stay
+float32. This script
 measures it on this machine: for each width it times the same training batches under both
 policies, in one process, one after the other, and prints seconds per 50,000-image epoch and
 the ratio. On hardware without bfloat16 units the ratio can be below 1.
