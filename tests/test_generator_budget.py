@@ -40,6 +40,8 @@ def _no_training(recipe, **_):
 
 
 def test_each_run_is_the_shipped_recipe_with_the_epochs_and_label_dropout_asked_for(tmp_path, monkeypatch):
+    from dae_utils import generative
+
     manifest = read_manifest(pretrained_path("edm_digits"))
     runs = []
 
@@ -51,7 +53,7 @@ def test_each_run_is_the_shipped_recipe_with_the_epochs_and_label_dropout_asked_
     assert GENERATOR_BUDGET.main(["--epochs", "3", "--label-dropout", "0.4", "--output-dir", str(tmp_path)]) == 0
     ((recipe, folder, command),) = runs
     assert (recipe.epochs, recipe.label_dropout, recipe.filters) == (3, 0.4, get_recipe("edm_digits").filters)
-    assert folder == recipe.name == "edm_digits_3_epochs_label_dropout_0.4"
+    assert folder == recipe.name == f"edm_digits_3_epochs_label_dropout_0.4_p_mean_{generative.P_MEAN}"
     assert command.endswith("--epochs 3 --label-dropout 0.4")
     assert json.loads((tmp_path / "summary.json").read_text())[recipe.name]["label_dropout"] == 0.4
 

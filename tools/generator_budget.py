@@ -17,7 +17,8 @@ is printed and written to ``summary.json`` there. Nothing here is chosen on the 
 confident share and the class shares need no test image.
 
 Measured so far (the same recipe trained on an H200 with JAX, 2026-11-26; the shipped checkpoint
-is the CPU's 20 epochs at label dropout 0.3, 71.1% confident): at label dropout 0.3, 20 epochs gave
+is the CPU's 20 epochs at label dropout 0.3, 71.1% confident): at label dropout 0.3 and P_MEAN -1.2
+(``--label-dropout 0.3 --p-mean -1.2`` repeats it), 20 epochs gave
 72.9% of unconditional digits classified with confidence 0.9 or more, 35 epochs 79.5% (Frechet
 distance 35.4) and 70 epochs 84.3% (17.9), every class within 7-13% at 35 and 70 epochs: about 6
 points per doubling of the epochs. Issue 15 allows the shipped checkpoint 2.5 hours of CPU
@@ -114,8 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     option += "" if args.p_mean is None else f" --p-mean {p_mean}"
     summary = {}
     for epochs in args.epochs:
-        name = f"edm_digits_{epochs}_epochs_label_dropout_{label_dropout}"  # names the work folder it resumes
-        name += "" if args.p_mean is None else f"_p_mean_{p_mean}"
+        # The name names the work folder that a run resumes, so it holds every setting that changes the run.
+        name = f"edm_digits_{epochs}_epochs_label_dropout_{label_dropout}_p_mean_{p_mean}"
         recipe = dataclasses.replace(shipped, name=name, epochs=epochs, label_dropout=label_dropout)
         with training_noise_mean(p_mean):
             manifest = run(
