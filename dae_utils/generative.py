@@ -44,6 +44,7 @@ __all__ = [
     "check_guidance",
     "check_label_dropout",
     "check_labels",
+    "check_p_mean",
     "check_sigma",
     "edm_batches",
     "edm_validation_set",
@@ -54,7 +55,8 @@ __all__ = [
 
 #: Standard deviation of the data that the preconditioning assumes (EDM's value for [-1, 1] images).
 SIGMA_DATA = 0.5
-#: Training noise levels: ``ln sigma ~ Normal(P_MEAN, P_STD**2)``. EDM's values, tuned on CIFAR-10, are
+#: Training noise levels: ``ln sigma ~ Normal(p_mean, P_STD**2)``; ``P_MEAN`` is the default
+#: ``p_mean`` of :func:`edm_batches` (a recipe records its own). EDM's values, tuned on CIFAR-10, are
 #: -1.2 and 1.2 (median sigma 0.3); the mean here is 0.0 (median sigma 1.0, twice SIGMA_DATA), so more
 #: of the training falls on high noise levels and less below sigma 0.1. In single GPU runs at 35
 #: epochs (this recipe trains 32) it gave more confidently classified unconditional digits and a
@@ -114,6 +116,16 @@ def check_label_dropout(label_dropout: Any) -> float:
     """``label_dropout`` as a float in [0, 1): the share of labels replaced by :data:`NULL_LABEL`
     (1 would leave no labelled example)."""
     return check_fraction(label_dropout, name="label_dropout")
+
+
+def check_p_mean(p_mean: Any) -> float:
+    """``p_mean`` as a float: the mean of ``ln sigma`` in training, any finite number (EDM's is -1.2)."""
+    expected = "Expected `p_mean` (the mean of ln sigma in training) to be a finite number."
+    if isinstance(p_mean, bool) or not isinstance(p_mean, numbers.Real):
+        raise TypeError(f"{expected} Received: p_mean={p_mean!r} of type {type(p_mean).__name__}")
+    if not math.isfinite(p_mean):
+        raise ValueError(f"{expected} Received: p_mean={p_mean!r}")
+    return float(p_mean)
 
 
 # ------------------------------------------------------------------------- preconditioning
@@ -218,11 +230,11 @@ def build_edm_unet(
 
 
 def _noisy_example(
-    clean: np.ndarray, labels: np.ndarray, generator: np.random.Generator, *, label_dropout: float
+    clean: np.ndarray, labels: np.ndarray, generator: np.random.Generator, *, label_dropout: float, p_mean: float
 ) -> tuple:
     """One EDM training batch: ``((c_in * noisy, c_noise, label), effective_target)``."""
     x = to_model_scale(clean)
-    sigma = np.exp(P_MEAN + P_STD * generator.standard_normal((len(x), 1, 1, 1)))
+    sigma = np.exp(p_mean + P_STD * generator.standard_normal((len(x), 1, 1, 1)))
     noisy = x + sigma * generator.standard_normal(x.shape)
     c_skip, c_out, c_in, c_noise = preconditioning(sigma)
     dropped = generator.random(len(x)) < label_dropout
@@ -239,6 +251,7 @@ def edm_batches(
     batch_size: int,
     seed: int,
     label_dropout: float = LABEL_DROPOUT,
+    p_mean: float = P_MEAN,
 ) -> Any:
     """A :class:`keras.utils.PyDataset` of EDM training batches, new noise levels and noise every epoch.
 
@@ -253,6 +266,7 @@ def edm_batches(
         seed: Seed of the order, the noise levels, the noise and the dropped labels.
         label_dropout: Share of the labels replaced by :data:`NULL_LABEL` (the unconditional
             denoiser learns from those examples only).
+        p_mean: Mean of ``ln sigma``, the log noise level drawn for each image (std :data:`P_STD`).
     """
     from dae_utils.training import seeded_batches
 
@@ -261,17 +275,25 @@ def edm_batches(
     batch_size = check_positive_int(batch_size, name="batch_size")
     seed = check_seed(seed)
     label_dropout = check_label_dropout(label_dropout)
+    p_mean = check_p_mean(p_mean)
     if len(labels) != len(clean_images):
         raise ValueError(f"Expected one label per image. Received: {len(labels)} labels for {len(clean_images)} images")
 
     def batch(chosen: np.ndarray, generator: np.random.Generator) -> tuple:
-        return _noisy_example(clean_images[chosen], labels[chosen], generator, label_dropout=label_dropout)
+        return _noisy_example(
+            clean_images[chosen], labels[chosen], generator, label_dropout=label_dropout, p_mean=p_mean
+        )
 
     return seeded_batches(len(clean_images), batch, batch_size=batch_size, seed=seed)
 
 
 def edm_validation_set(
-    clean_images: np.ndarray, labels: np.ndarray, *, seed: int, label_dropout: float = LABEL_DROPOUT
+    clean_images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    seed: int,
+    label_dropout: float = LABEL_DROPOUT,
+    p_mean: float = P_MEAN,
 ) -> tuple:
     """Fixed ``(inputs, target)`` for the validation loss: one draw of levels, noise and dropped labels.
 
@@ -279,11 +301,18 @@ def edm_validation_set(
         clean_images, labels: As in :func:`edm_batches`.
         seed: Seed of the one draw.
         label_dropout: Share of the labels replaced by :data:`NULL_LABEL`, as in training.
+        p_mean: Mean of ``ln sigma``, as in training.
     """
     clean_images = check_image_batch(clean_images, name="clean_images")
     labels = check_labels(labels, allow_null=False)
     generator = np.random.default_rng([seed, 2**31])
-    return _noisy_example(clean_images, labels, generator, label_dropout=check_label_dropout(label_dropout))
+    return _noisy_example(
+        clean_images,
+        labels,
+        generator,
+        label_dropout=check_label_dropout(label_dropout),
+        p_mean=check_p_mean(p_mean),
+    )
 
 
 # --------------------------------------------------------------------------------- denoiser

@@ -45,8 +45,10 @@ from dae_utils.artifacts import atomic_write_json, history_path, manifest_path, 
 from dae_utils.config import PAPER
 from dae_utils.generative import (
     LABEL_DROPOUT,
+    P_MEAN,
     build_edm_unet,
     check_label_dropout,
+    check_p_mean,
     edm_batches,
     edm_validation_set,
 )
@@ -70,7 +72,7 @@ __all__ = [
 ]
 
 #: Version of the manifest and selection-record format written by :func:`run` and :func:`select`.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: Training precisions a recipe may ask for (Keras dtype policies).
 PRECISIONS = ("float32", "mixed_bfloat16")
 #: Where a recipe fits, follows its loss and is ranked (see the module docstring).
@@ -121,6 +123,8 @@ class Recipe:
         protocol: ``"validation"`` or ``"paper"`` (see the module docstring).
         label_dropout: Share of the labels dropped in training (``"edm_unet"`` only, where it is
             required: the unconditional denoiser learns from those examples); ``None`` elsewhere.
+        p_mean: Mean of ``ln sigma``, the log noise level of EDM's training examples (``"edm_unet"``
+            only, where it is required); ``None`` elsewhere.
     """
 
     name: str
@@ -140,6 +144,7 @@ class Recipe:
     fit_size: int | None = None
     protocol: str = "validation"
     label_dropout: float | None = None
+    p_mean: float | None = None
 
     def __post_init__(self) -> None:
         for field, allowed in (
@@ -168,14 +173,19 @@ class Recipe:
                 "Expected a single noise_std for noise drawn once (a range needs fresh_noise=True). "
                 f"Received: noise_std={self.noise_std!r}"
             )
-        if (self.label_dropout is None) == (self.architecture == "edm_unet"):
-            expected = " in [0, 1)" if self.architecture == "edm_unet" else "=None"
-            raise ValueError(
-                f"Expected label_dropout{expected} for architecture {self.architecture!r} (only the EDM "
-                f"denoiser drops labels). Received: label_dropout={self.label_dropout!r}"
-            )
-        if self.label_dropout is not None:  # stored as the float the manifest records
-            object.__setattr__(self, "label_dropout", check_label_dropout(self.label_dropout))
+        for field, check, meaning in (
+            ("label_dropout", check_label_dropout, " in [0, 1)"),
+            ("p_mean", check_p_mean, " to be a finite number"),
+        ):
+            value = getattr(self, field)
+            if (value is None) == (self.architecture == "edm_unet"):
+                expected = meaning if self.architecture == "edm_unet" else "=None"
+                raise ValueError(
+                    f"Expected {field}{expected} for architecture {self.architecture!r} (only the EDM "
+                    f"denoiser has one). Received: {field}={value!r}"
+                )
+            if value is not None:  # stored as the float the manifest records
+                object.__setattr__(self, field, check(value))
         if self.dropout_rate is not None and self.architecture != "paper":
             raise ValueError(
                 f"Expected dropout_rate=None for architecture {self.architecture!r} (only the paper's model "
@@ -282,6 +292,7 @@ RECIPES: tuple[Recipe, ...] = (
         precision="mixed_bfloat16",
         epochs=32,
         label_dropout=LABEL_DROPOUT,
+        p_mean=P_MEAN,
     ),
 )
 
@@ -390,6 +401,7 @@ def _fit_examples(recipe: Recipe, split: dict[str, np.ndarray]) -> Any:
         batch_size=recipe.batch_size,
         seed=recipe.seed,
         label_dropout=recipe.label_dropout,
+        p_mean=recipe.p_mean,
     )
 
 
@@ -400,7 +412,11 @@ def _loss_curve_set(recipe: Recipe, split: dict[str, np.ndarray]) -> tuple:
         return split["val_clean"], split["val_labels"]
     if recipe.architecture == "edm_unet":
         return edm_validation_set(
-            split["val_clean"], split["val_labels"], seed=recipe.seed, label_dropout=recipe.label_dropout
+            split["val_clean"],
+            split["val_labels"],
+            seed=recipe.seed,
+            label_dropout=recipe.label_dropout,
+            p_mean=recipe.p_mean,
         )
     if recipe.protocol == "paper":
         return split["test_noisy"], split["test_clean"]

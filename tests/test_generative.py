@@ -6,6 +6,8 @@ import pytest
 from dae_utils.generative import (
     LABEL_DROPOUT,
     NULL_LABEL,
+    P_MEAN,
+    P_STD,
     SIGMA_DATA,
     Denoiser,
     build_edm_unet,
@@ -91,6 +93,36 @@ def test_a_label_dropout_outside_zero_to_one_is_refused(label_dropout, error):
         edm_batches(images, labels, batch_size=2, seed=0, label_dropout=label_dropout)
     with pytest.raises(error, match=r"label_dropout"):
         edm_validation_set(images, labels, seed=0, label_dropout=label_dropout)
+
+
+def test_the_noise_levels_centre_on_the_p_mean_asked_for_and_default_to_P_MEAN():
+    images = np.random.default_rng(1).random((2_000, 28, 28, 1)).astype(np.float32)
+    labels = np.arange(2_000) % 10
+
+    def log_sigmas(**options) -> np.ndarray:
+        (_, noise_level, _), _ = edm_batches(images, labels, batch_size=2_000, seed=3, **options)[0]
+        return 4 * noise_level[:, 0]  # c_noise = ln(sigma) / 4
+
+    default = log_sigmas()
+    np.testing.assert_allclose(default, log_sigmas(p_mean=P_MEAN), rtol=1e-6)
+    for p_mean in (-1.2, 0.0, 1.5):
+        shifted = log_sigmas(p_mean=p_mean)
+        # The same standard normals, shifted: the mean moves and the spread (P_STD) stays.
+        np.testing.assert_allclose(shifted - default, p_mean - P_MEAN, atol=1e-5)
+        assert np.mean(shifted) == pytest.approx(p_mean, abs=0.1) and np.std(shifted) == pytest.approx(P_STD, rel=0.05)
+    (_, curve_levels, _), _ = edm_validation_set(images[:500], labels[:500], seed=0, p_mean=2.0)
+    assert np.mean(4 * curve_levels) == pytest.approx(2.0, abs=0.2)
+
+
+@pytest.mark.parametrize(
+    ("p_mean", "error"), [(float("inf"), ValueError), (float("nan"), ValueError), ("0", TypeError), (None, TypeError)]
+)
+def test_a_p_mean_that_is_not_a_finite_number_is_refused(p_mean, error):
+    images, labels = np.zeros((4, 28, 28, 1), np.float32), np.arange(4)
+    with pytest.raises(error, match=r"Expected `p_mean`.*Received: p_mean="):
+        edm_batches(images, labels, batch_size=2, seed=0, p_mean=p_mean)
+    with pytest.raises(error, match=r"Expected `p_mean`.*Received: p_mean="):
+        edm_validation_set(images, labels, seed=0, p_mean=p_mean)
 
 
 def test_the_model_maps_three_inputs_to_an_image_and_reloads_in_safe_mode(tmp_path):

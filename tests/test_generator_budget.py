@@ -15,9 +15,10 @@ GENERATOR_BUDGET = load_tool("generator_budget")
 
 def test_the_summary_holds_the_shipped_generators_targets():
     manifest = read_manifest(pretrained_path("edm_digits"))
-    summary = GENERATOR_BUDGET.summarize(manifest)
+    summary, recipe = GENERATOR_BUDGET.summarize(manifest), manifest["recipe"]
     unconditional = manifest["metrics"]["unconditional"]
-    assert summary["epochs"] == manifest["epochs"] and summary["label_dropout"] == manifest["recipe"]["label_dropout"]
+    assert summary["epochs"] == manifest["epochs"]
+    assert (summary["label_dropout"], summary["p_mean"]) == (recipe["label_dropout"], recipe["p_mean"])
     assert summary["confident_share"] == unconditional["confident_share"]
     assert summary["class_share_range"] == [min(unconditional["class_shares"]), max(unconditional["class_shares"])]
     assert summary["agreement"] == manifest["metrics"]["conditional"]["agreement"]
@@ -40,8 +41,6 @@ def _no_training(recipe, **_):
 
 
 def test_each_run_is_the_shipped_recipe_with_the_epochs_and_label_dropout_asked_for(tmp_path, monkeypatch):
-    from dae_utils import generative
-
     manifest = read_manifest(pretrained_path("edm_digits"))
     runs = []
 
@@ -53,26 +52,24 @@ def test_each_run_is_the_shipped_recipe_with_the_epochs_and_label_dropout_asked_
     assert GENERATOR_BUDGET.main(["--epochs", "3", "--label-dropout", "0.4", "--output-dir", str(tmp_path)]) == 0
     ((recipe, folder, command),) = runs
     assert (recipe.epochs, recipe.label_dropout, recipe.filters) == (3, 0.4, get_recipe("edm_digits").filters)
-    assert folder == recipe.name == f"edm_digits_3_epochs_label_dropout_0.4_p_mean_{generative.P_MEAN}"
+    assert folder == recipe.name == f"edm_digits_3_epochs_label_dropout_0.4_p_mean_{recipe.p_mean}"
     assert command.endswith("--epochs 3 --label-dropout 0.4")
     assert json.loads((tmp_path / "summary.json").read_text())[recipe.name]["label_dropout"] == 0.4
 
 
-def test_a_p_mean_is_used_for_the_run_only_and_recorded(tmp_path, monkeypatch):
-    from dae_utils import generative
-
+def test_a_p_mean_reaches_the_recipe_and_is_recorded(tmp_path, monkeypatch):
     manifest = read_manifest(pretrained_path("edm_digits"))
-    shipped_p_mean, seen = generative.P_MEAN, []
+    runs = []
 
     def fake_run(recipe, *, output_dir, work_dir, command):
-        seen.append((generative.P_MEAN, work_dir.name, command))
+        runs.append((recipe, work_dir.name, command))
         return manifest | {"epochs": recipe.epochs, "recipe": recipe.to_dict()}
 
     monkeypatch.setattr("dae_utils.recipes.run", fake_run)
     assert GENERATOR_BUDGET.main(["--epochs", "2", "--p-mean", "0.25", "--output-dir", str(tmp_path)]) == 0
-    ((p_mean, folder, command),) = seen
-    assert p_mean == 0.25 and generative.P_MEAN == shipped_p_mean  # set while it trained, restored after
-    assert folder.endswith("_p_mean_0.25") and command.endswith("--p-mean 0.25")
+    ((recipe, folder, command),) = runs
+    assert recipe.p_mean == 0.25 and recipe.label_dropout == get_recipe("edm_digits").label_dropout
+    assert folder.endswith("_p_mean_0.25") and command.endswith("--epochs 2 --p-mean 0.25")
     assert json.loads((tmp_path / "summary.json").read_text())[folder]["p_mean"] == 0.25
 
 
@@ -80,4 +77,4 @@ def test_a_p_mean_that_is_not_finite_is_refused_before_any_training(capsys, monk
     monkeypatch.setattr("dae_utils.recipes.run", _no_training)
     with pytest.raises(SystemExit):
         GENERATOR_BUDGET.main(["--epochs", "1", "--p-mean", "nan"])
-    assert "Expected a finite --p-mean. Received: nan" in capsys.readouterr().err
+    assert "Received: p_mean=nan" in capsys.readouterr().err

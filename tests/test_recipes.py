@@ -93,6 +93,15 @@ def test_the_cosine_learning_rate_falls_from_0_001_to_0_00001():
             {"architecture": "edm_unet", "loss": "mean_squared_error", "label_dropout": 1.0},
             "Received: label_dropout=1.0",
         ),
+        ({"p_mean": -1.2}, "Expected p_mean=None for architecture 'paper'"),
+        (
+            {"architecture": "edm_unet", "loss": "mean_squared_error", "label_dropout": 0.5},
+            "Expected p_mean to be a finite number for architecture 'edm_unet'",
+        ),
+        (
+            {"architecture": "edm_unet", "loss": "mean_squared_error", "label_dropout": 0.5, "p_mean": float("inf")},
+            "Received: p_mean=inf",
+        ),
     ],
 )
 def test_a_bad_recipe_is_refused_with_what_was_received(changes, message):
@@ -249,3 +258,21 @@ def test_the_recipes_label_dropout_reaches_the_training_batches_and_the_loss_cur
         (_, _, batch_labels), _ = _fit_examples(recipe, split)[0]
         (_, _, curve_labels), _ = _loss_curve_set(recipe, split)
         assert np.any(batch_labels == NULL_LABEL) == dropped and np.any(curve_labels == NULL_LABEL) == dropped
+
+
+def test_the_recipes_p_mean_reaches_the_training_batches_and_the_loss_curve():
+    from conftest import synthetic_split
+
+    from dae_utils.recipes import _fit_examples, _loss_curve_set
+
+    split = synthetic_split()
+    levels = {}
+    for p_mean in (-2, 2):
+        recipe = dataclasses.replace(get_recipe("edm_digits"), p_mean=p_mean)
+        assert isinstance(recipe.p_mean, float) and recipe.to_dict()["p_mean"] == p_mean
+        (_, batch_levels, _), _ = _fit_examples(recipe, split)[0]
+        (_, curve_levels, _), _ = _loss_curve_set(recipe, split)
+        levels[p_mean] = 4 * batch_levels, 4 * curve_levels  # c_noise = ln(sigma) / 4
+    # The same draws, shifted by the difference of the means.
+    np.testing.assert_allclose(levels[2][0] - levels[-2][0], 4, atol=1e-5)
+    np.testing.assert_allclose(levels[2][1] - levels[-2][1], 4, atol=1e-5)

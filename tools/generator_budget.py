@@ -47,12 +47,9 @@ the confident share and the agreement only, which need no test image.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
-import math
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +62,7 @@ def summarize(manifest: dict) -> dict:
     return {
         "epochs": manifest["epochs"],
         "label_dropout": manifest["recipe"]["label_dropout"],
+        "p_mean": manifest["recipe"]["p_mean"],
         "confident_share": unconditional["confident_share"],
         "class_share_range": [min(shares), max(shares)],
         "frechet_unconditional": round(unconditional["frechet_distance"], 2),
@@ -75,57 +73,36 @@ def summarize(manifest: dict) -> dict:
     }
 
 
-@contextlib.contextmanager
-def training_noise_mean(p_mean: float) -> Iterator[None]:
-    """Train with ``ln sigma ~ Normal(p_mean, P_STD**2)``: :data:`dae_utils.generative.P_MEAN`, set
-    for the duration of the block (the package reads it when it draws each batch)."""
-    from dae_utils import generative
-
-    previous, generative.P_MEAN = generative.P_MEAN, p_mean
-    try:
-        yield
-    finally:
-        generative.P_MEAN = previous
-
-
 def main(argv: list[str] | None = None) -> int:
-    from dae_utils import generative
     from dae_utils.recipes import get_recipe, run
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, nargs="+", required=True, help="epoch counts to train")
     parser.add_argument("--label-dropout", type=float, help="share of labels dropped (default: the recipe's)")
-    parser.add_argument(
-        "--p-mean", type=float, help="mean of ln sigma in training (default: dae_utils.generative.P_MEAN)"
-    )
+    parser.add_argument("--p-mean", type=float, help="mean of ln sigma in training (default: the recipe's)")
     parser.add_argument("--output-dir", type=Path, default=ROOT / "_build" / "generator_budget")
     args = parser.parse_args(argv)
     if any(epochs < 1 for epochs in args.epochs):
         parser.error(f"Expected epoch counts of at least 1. Received: {args.epochs}")
     shipped = get_recipe("edm_digits")
-    label_dropout = shipped.label_dropout if args.label_dropout is None else args.label_dropout
+    changes = {field: value for field in ("label_dropout", "p_mean") if (value := getattr(args, field)) is not None}
     try:
-        dataclasses.replace(shipped, label_dropout=label_dropout)
+        asked = dataclasses.replace(shipped, **changes)
     except ValueError as error:
         parser.error(str(error))
-    if args.p_mean is not None and not math.isfinite(args.p_mean):
-        parser.error(f"Expected a finite --p-mean. Received: {args.p_mean}")
-    p_mean = generative.P_MEAN if args.p_mean is None else args.p_mean
-    option = "" if args.label_dropout is None else f" --label-dropout {label_dropout}"
-    option += "" if args.p_mean is None else f" --p-mean {p_mean}"
+    option = "".join(f" --{field.replace('_', '-')} {value}" for field, value in changes.items())
     summary = {}
     for epochs in args.epochs:
         # The name names the work folder that a run resumes, so it holds every setting that changes the run.
-        name = f"edm_digits_{epochs}_epochs_label_dropout_{label_dropout}_p_mean_{p_mean}"
-        recipe = dataclasses.replace(shipped, name=name, epochs=epochs, label_dropout=label_dropout)
-        with training_noise_mean(p_mean):
-            manifest = run(
-                recipe,
-                output_dir=args.output_dir,
-                work_dir=args.output_dir / "runs" / recipe.name,
-                command=f"python tools/generator_budget.py --epochs {epochs}{option}",
-            )
-        summary[recipe.name] = summarize(manifest) | {"p_mean": p_mean}
+        name = f"edm_digits_{epochs}_epochs_label_dropout_{asked.label_dropout}_p_mean_{asked.p_mean}"
+        recipe = dataclasses.replace(asked, name=name, epochs=epochs)
+        manifest = run(
+            recipe,
+            output_dir=args.output_dir,
+            work_dir=args.output_dir / "runs" / recipe.name,
+            command=f"python tools/generator_budget.py --epochs {epochs}{option}",
+        )
+        summary[recipe.name] = summarize(manifest)
         print(recipe.name, json.dumps(summary[recipe.name]), flush=True)
         (args.output_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return 0
