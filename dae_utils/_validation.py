@@ -48,6 +48,15 @@ def check_fraction(value: Any, *, name: str, upper_inclusive: bool = False) -> f
     return value
 
 
+def check_finite(value: Any, *, name: str) -> float:
+    """Return ``value`` as a float after checking it is a finite real number (of any sign)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"Expected `{name}` to be a finite number. Received: {name}={_describe(value)}")
+    if not np.isfinite(value):
+        raise ValueError(f"Expected `{name}` to be a finite number. Received: {name}={value}")
+    return float(value)
+
+
 def check_std(std: Any, *, name: str = "std") -> float:
     """Return a noise standard deviation as a float after checking it is finite and >= 0."""
     if isinstance(std, bool) or not isinstance(std, numbers.Real):

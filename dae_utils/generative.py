@@ -7,7 +7,8 @@ around a network ``F``::
     D(x; sigma, label) = c_skip(sigma) * x + c_out(sigma) * F(c_in(sigma) * x, c_noise(sigma), label)
 
 so that ``F``'s input and target have unit variance at every level. Training draws ``ln sigma``
-from a normal distribution (``P_MEAN``, ``P_STD``) and weights the squared error by
+from a normal distribution (mean: a recipe's ``p_mean``, by default :data:`P_MEAN`; std
+:data:`P_STD`) and weights the squared error by
 ``1 / c_out**2``; that weighted loss is exactly the plain squared error of ``F`` against the
 *effective target* ``(x - c_skip * noisy) / c_out``, which is what :func:`edm_batches` hands to
 ``model.fit``. The label is dropped (replaced by :data:`NULL_LABEL`) for a share of the images (a
@@ -29,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from dae_utils._batching import predict_batched
-from dae_utils._validation import check_fraction, check_image_batch, check_positive_int, check_seed
+from dae_utils._validation import check_finite, check_fraction, check_image_batch, check_positive_int, check_seed
 
 __all__ = [
     "LABEL_DROPOUT",
@@ -120,12 +121,7 @@ def check_label_dropout(label_dropout: Any) -> float:
 
 def check_p_mean(p_mean: Any) -> float:
     """``p_mean`` as a float: the mean of ``ln sigma`` in training, any finite number (EDM's is -1.2)."""
-    expected = "Expected `p_mean` (the mean of ln sigma in training) to be a finite number."
-    if isinstance(p_mean, bool) or not isinstance(p_mean, numbers.Real):
-        raise TypeError(f"{expected} Received: p_mean={p_mean!r} of type {type(p_mean).__name__}")
-    if not math.isfinite(p_mean):
-        raise ValueError(f"{expected} Received: p_mean={p_mean!r}")
-    return float(p_mean)
+    return check_finite(p_mean, name="p_mean")
 
 
 # ------------------------------------------------------------------------- preconditioning

@@ -173,16 +173,16 @@ class Recipe:
                 "Expected a single noise_std for noise drawn once (a range needs fresh_noise=True). "
                 f"Received: noise_std={self.noise_std!r}"
             )
-        for field, check, meaning in (
-            ("label_dropout", check_label_dropout, " in [0, 1)"),
-            ("p_mean", check_p_mean, " to be a finite number"),
+        for field, check, meaning, role in (
+            ("label_dropout", check_label_dropout, " in [0, 1)", "drops labels"),
+            ("p_mean", check_p_mean, " to be a finite number", "draws noise levels"),
         ):
             value = getattr(self, field)
             if (value is None) == (self.architecture == "edm_unet"):
                 expected = meaning if self.architecture == "edm_unet" else "=None"
                 raise ValueError(
                     f"Expected {field}{expected} for architecture {self.architecture!r} (only the EDM "
-                    f"denoiser has one). Received: {field}={value!r}"
+                    f"denoiser {role}). Received: {field}={value!r}"
                 )
             if value is not None:  # stored as the float the manifest records
                 object.__setattr__(self, field, check(value))

@@ -51,8 +51,10 @@ def test_each_run_is_the_shipped_recipe_with_the_epochs_and_label_dropout_asked_
     monkeypatch.setattr("dae_utils.recipes.run", fake_run)
     assert GENERATOR_BUDGET.main(["--epochs", "3", "--label-dropout", "0.4", "--output-dir", str(tmp_path)]) == 0
     ((recipe, folder, command),) = runs
-    assert (recipe.epochs, recipe.label_dropout, recipe.filters) == (3, 0.4, get_recipe("edm_digits").filters)
-    assert folder == recipe.name == f"edm_digits_3_epochs_label_dropout_0.4_p_mean_{recipe.p_mean}"
+    shipped = get_recipe("edm_digits")
+    assert (recipe.epochs, recipe.label_dropout, recipe.filters) == (3, 0.4, shipped.filters)
+    assert recipe.p_mean == shipped.p_mean  # the recipe's own, since --p-mean was not given
+    assert folder == recipe.name == f"edm_digits_3_epochs_label_dropout_0.4_p_mean_{shipped.p_mean}"
     assert command.endswith("--epochs 3 --label-dropout 0.4")
     assert json.loads((tmp_path / "summary.json").read_text())[recipe.name]["label_dropout"] == 0.4
 

@@ -17,7 +17,7 @@ is printed and written to ``summary.json`` there. Nothing here is chosen on the 
 confident share and the class shares need no test image.
 
 Measured so far (the same recipe trained on an H200 with JAX, 2026-11-26; the shipped checkpoint
-is the CPU's 20 epochs at label dropout 0.3, 71.1% confident): at label dropout 0.3 and P_MEAN -1.2
+is the CPU's 20 epochs at label dropout 0.3, 71.1% confident): at label dropout 0.3 and p_mean -1.2
 (``--label-dropout 0.3 --p-mean -1.2`` repeats it), 20 epochs gave
 72.9% of unconditional digits classified with confidence 0.9 or more, 35 epochs 79.5% (Frechet
 distance 35.4) and 70 epochs 84.3% (17.9), every class within 7-13% at 35 and 70 epochs: about 6
@@ -30,7 +30,7 @@ epochs (H200, JAX, each one run, 10,000 + 10,000 digits; confident share, uncond
 distance, conditional agreement):
 
 =============  ======  =========  ====  =========
-label dropout  P_MEAN  confident  FD    agreement
+label dropout  p_mean  confident  FD    agreement
 =============  ======  =========  ====  =========
 0.3            -1.2    79.5%      35.4  99.90%
 0.5            -1.2    82.3%      26.9  99.71%
@@ -40,7 +40,7 @@ label dropout  P_MEAN  confident  FD    agreement
 0.5            0.0     86.4%      13.0  99.96%
 =============  ======  =========  ====  =========
 
-(P_MEAN -1.2 is EDM's value, tuned on CIFAR-10.) Every class stayed within 7-13%. The choice uses
+(p_mean -1.2 is EDM's value, tuned on CIFAR-10.) Every class stayed within 7-13%. The choice uses
 the confident share and the agreement only, which need no test image.
 """
 
