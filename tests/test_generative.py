@@ -77,22 +77,27 @@ def test_batches_are_reproducible_change_every_epoch_and_drop_the_share_of_label
 
 
 @pytest.mark.parametrize(
-    ("label_dropout", "error"),
+    ("option", "value", "error"),
     [
-        (1.0, ValueError),
-        (-0.1, ValueError),
-        (float("nan"), ValueError),
-        ("0.1", TypeError),
-        (True, TypeError),
-        (None, TypeError),
+        ("label_dropout", 1.0, ValueError),
+        ("label_dropout", -0.1, ValueError),
+        ("label_dropout", float("nan"), ValueError),
+        ("label_dropout", "0.1", TypeError),
+        ("label_dropout", True, TypeError),
+        ("label_dropout", None, TypeError),
+        ("p_mean", float("inf"), ValueError),
+        ("p_mean", float("nan"), ValueError),
+        ("p_mean", "0", TypeError),
+        ("p_mean", None, TypeError),
     ],
 )
-def test_a_label_dropout_outside_zero_to_one_is_refused(label_dropout, error):
+def test_a_bad_label_dropout_or_p_mean_is_refused_with_what_was_received(option, value, error):
     images, labels = np.zeros((4, 28, 28, 1), np.float32), np.arange(4)
-    with pytest.raises(error, match=r"label_dropout"):
-        edm_batches(images, labels, batch_size=2, seed=0, label_dropout=label_dropout)
-    with pytest.raises(error, match=r"label_dropout"):
-        edm_validation_set(images, labels, seed=0, label_dropout=label_dropout)
+    message = rf"Expected `{option}`.*Received: {option}="
+    with pytest.raises(error, match=message):
+        edm_batches(images, labels, batch_size=2, seed=0, **{option: value})
+    with pytest.raises(error, match=message):
+        edm_validation_set(images, labels, seed=0, **{option: value})
 
 
 def test_the_noise_levels_centre_on_the_p_mean_asked_for_and_default_to_P_MEAN():
@@ -112,17 +117,6 @@ def test_the_noise_levels_centre_on_the_p_mean_asked_for_and_default_to_P_MEAN()
         assert np.mean(shifted) == pytest.approx(p_mean, abs=0.1) and np.std(shifted) == pytest.approx(P_STD, rel=0.05)
     (_, curve_levels, _), _ = edm_validation_set(images[:500], labels[:500], seed=0, p_mean=2.0)
     assert np.mean(4 * curve_levels) == pytest.approx(2.0, abs=0.2)
-
-
-@pytest.mark.parametrize(
-    ("p_mean", "error"), [(float("inf"), ValueError), (float("nan"), ValueError), ("0", TypeError), (None, TypeError)]
-)
-def test_a_p_mean_that_is_not_a_finite_number_is_refused(p_mean, error):
-    images, labels = np.zeros((4, 28, 28, 1), np.float32), np.arange(4)
-    with pytest.raises(error, match=r"Expected `p_mean`.*Received: p_mean="):
-        edm_batches(images, labels, batch_size=2, seed=0, p_mean=p_mean)
-    with pytest.raises(error, match=r"Expected `p_mean`.*Received: p_mean="):
-        edm_validation_set(images, labels, seed=0, p_mean=p_mean)
 
 
 def test_the_model_maps_three_inputs_to_an_image_and_reloads_in_safe_mode(tmp_path):
