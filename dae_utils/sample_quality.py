@@ -9,12 +9,14 @@
 - :func:`grey_share`: each image's share of grey pixels, which averages of several digits have
   too many of (chapters 10 and 12).
 - :func:`score_generator`: all of it for a trained EDM model; :func:`dae_utils.recipes.run`
-  writes the result into the model's manifest.
+  writes the result into the model's manifest. :func:`meets_targets` judges it against
+  :data:`TARGETS`.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,12 +31,15 @@ __all__ = [
     "GENERATION_SAMPLES",
     "HEUN_STEPS",
     "PCA_COMPONENTS",
+    "TARGETS",
+    "GeneratorTargets",
     "class_shares",
     "classifier_accuracy",
     "classify",
     "features",
     "frechet_distance",
     "grey_share",
+    "meets_targets",
     "nearest_distances",
     "pca_gaussian_images",
     "score_generator",
@@ -58,6 +63,55 @@ GREY_HIGH = 0.9
 
 #: Samples whose classes and mean pixel the manifest keeps, so a test can regenerate and compare them.
 FINGERPRINT_SAMPLES = 100
+
+
+@dataclass(frozen=True)
+class GeneratorTargets:
+    """What a generator's scores should reach (the project's targets, set before any measurement).
+
+    Attributes:
+        confident_share: Least share of unconditional samples classified with confidence at
+            least :data:`CONFIDENCE`.
+        class_share_low, class_share_high: Range every class's share of the unconditional
+            samples should fall in (a uniform generator gives 0.1 each).
+        agreement: Least share of guided samples (at :data:`DEFAULT_GUIDANCE`) classified as the
+            requested digit.
+    """
+
+    confident_share: float = 0.95
+    class_share_low: float = 0.07
+    class_share_high: float = 0.13
+    agreement: float = 0.98
+
+
+#: The targets the book's generator is judged against (chapter 11, ``tools/generator_budget.py``).
+TARGETS = GeneratorTargets()
+
+
+def meets_targets(scores: dict, targets: GeneratorTargets = TARGETS) -> dict[str, bool]:
+    """Which targets a generator's scores meet.
+
+    Args:
+        scores: What :func:`score_generator` returns (a generator manifest's ``metrics``).
+        targets: The targets to judge against.
+
+    Returns:
+        ``{"confident_share": ..., "class_shares": ..., "agreement": ...}``, each ``True`` when met.
+    """
+    try:
+        confident = scores["unconditional"]["confident_share"]
+        shares = scores["unconditional"]["class_shares"]
+        agreement = scores["conditional"]["agreement"]
+    except (KeyError, TypeError) as error:
+        raise ValueError(
+            "Expected the scores of score_generator (a generator manifest's 'metrics'), with "
+            f"'unconditional' and 'conditional' entries. Missing: {error}"
+        ) from None
+    return {
+        "confident_share": confident >= targets.confident_share,
+        "class_shares": targets.class_share_low <= min(shares) and max(shares) <= targets.class_share_high,
+        "agreement": agreement >= targets.agreement,
+    }
 
 
 def weights_sha256(model: Any) -> str:

@@ -9,6 +9,7 @@ from conftest import load_tool
 
 from dae_utils.artifacts import pretrained_path, read_manifest
 from dae_utils.recipes import get_recipe
+from dae_utils.sample_quality import TARGETS
 
 GENERATOR_BUDGET = load_tool("generator_budget")
 
@@ -22,6 +23,7 @@ def test_the_summary_holds_the_shipped_generators_targets():
     assert summary["confident_share"] == unconditional["confident_share"]
     assert summary["class_share_range"] == [min(unconditional["class_shares"]), max(unconditional["class_shares"])]
     assert summary["agreement"] == manifest["metrics"]["conditional"]["agreement"]
+    assert summary["meets"]["confident_share"] == (summary["confident_share"] >= TARGETS.confident_share)
 
 
 def test_an_epoch_count_below_one_is_refused():

@@ -4,6 +4,7 @@ papermill (quick profile). tests/test_colab.py re-executes each executed copy al
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import nbformat
@@ -128,6 +129,15 @@ def test_parameter_defaults_are_the_papers_settings(path):
     for name, value in values.items():
         if name in PAPER_FIELDS:
             assert value == getattr(PAPER, PAPER_FIELDS[name]), f"{name} differs from dae_utils.config.PAPER"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_parameter_is_used_by_the_chapters_code(path):
+    notebook = nbformat.read(path, as_version=4)
+    parameters = [cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])]
+    code = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code" and cell not in parameters)
+    unused = [name for name in _parameters(notebook) if not re.search(rf"\b{name}\b", code)]
+    assert not unused, f"{path.name}: parameters that no cell reads (a reader would set them for nothing): {unused}"
 
 
 def test_every_setup_cell_is_the_same_and_installs_from_the_books_repository():

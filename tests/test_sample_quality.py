@@ -7,9 +7,11 @@ import scipy.linalg
 from dae_utils.sample_quality import (
     GREY_HIGH,
     GREY_LOW,
+    TARGETS,
     class_shares,
     frechet_distance,
     grey_share,
+    meets_targets,
     nearest_distances,
     pca_gaussian_images,
 )
@@ -64,3 +66,27 @@ def test_grey_share_counts_the_pixels_strictly_between_background_and_ink():
     images[1, 15, :2] = GREY_HIGH
     np.testing.assert_allclose(grey_share(images), [0.25, 0.0])
     np.testing.assert_allclose(grey_share(images[..., 0]), [0.25, 0.0])
+
+
+def _scores(confident, shares, agreement):
+    return {
+        "unconditional": {"confident_share": confident, "class_shares": shares},
+        "conditional": {"agreement": agreement},
+    }
+
+
+def test_meets_targets_judges_each_target_at_its_boundary():
+    even = [0.1] * 10
+    at_the_targets = _scores(TARGETS.confident_share, even, TARGETS.agreement)
+    assert meets_targets(at_the_targets) == {"confident_share": True, "class_shares": True, "agreement": True}
+    below = _scores(TARGETS.confident_share - 0.001, even, TARGETS.agreement - 0.001)
+    assert meets_targets(below) == {"confident_share": False, "class_shares": True, "agreement": False}
+    lopsided = [TARGETS.class_share_low - 0.01] + [0.1] * 8 + [0.11 + 0.01]
+    assert meets_targets(_scores(1.0, lopsided, 1.0))["class_shares"] is False
+    at_the_edges = [TARGETS.class_share_low, TARGETS.class_share_high] + [0.1] * 8
+    assert meets_targets(_scores(1.0, at_the_edges, 1.0))["class_shares"] is True
+
+
+def test_meets_targets_refuses_what_is_not_a_generators_scores():
+    with pytest.raises(ValueError, match="Expected the scores of score_generator"):
+        meets_targets({"test": {"psnr": 20.0}})

@@ -57,7 +57,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def summarize(manifest: dict) -> dict:
-    """The targets of issue 15 from one generator manifest."""
+    """The targets of issue 15 from one generator manifest, and which of them it meets."""
+    from dae_utils.sample_quality import meets_targets
+
     unconditional, conditional = manifest["metrics"]["unconditional"], manifest["metrics"]["conditional"]
     shares = unconditional["class_shares"]
     return {
@@ -71,6 +73,7 @@ def summarize(manifest: dict) -> dict:
         "frechet_conditional": round(conditional["frechet_distance"], 2),
         "seconds_per_epoch": manifest["seconds_per_epoch"],
         "backend": manifest["environment"]["backend"],
+        "meets": meets_targets(manifest["metrics"]),
     }
 
 
