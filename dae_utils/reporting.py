@@ -3,15 +3,19 @@
 Chapters 7 and 8 score shipped checkpoints (see :mod:`dae_utils.recipes`) and show them in the same
 table; :func:`recipe_record` gathers what the table and the figures need from a manifest (the
 training cost) and from scores measured in the notebook (the quality), and :func:`results_markdown`
-renders the records, sorted by validation PSNR.
+renders the records, sorted by validation PSNR. :func:`listed` and :func:`counted` write the small
+pieces of prose that chapters build their glued sentences from.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import numbers
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["recipe_record", "results_markdown"]
+__all__ = ["counted", "listed", "recipe_record", "results_markdown"]
+
+_SPELLED = ("none", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
 
 _HEADER = (
     "| recipe | M multiply-adds | s / epoch | training (min) | validation PSNR | validation SSIM "
@@ -60,3 +64,40 @@ def results_markdown(records: Mapping[str, Mapping[str, Any]]) -> str:
         for r in sorted(records.values(), key=lambda r: r["validation_psnr"])
     ]
     return _HEADER + "\n".join(rows)
+
+
+def listed(items: Sequence[str]) -> str:
+    """``["a"]`` as ``"a"``, ``["a", "b", "c"]`` as ``"a, b and c"``: items for a sentence.
+
+    Raises:
+        TypeError: If ``items`` is a string (a list of its characters is rarely meant) or holds a non-string.
+        ValueError: If ``items`` is empty.
+    """
+    if isinstance(items, str):
+        raise TypeError(f"Expected a sequence of strings. Received: the string {items!r}; wrap it in a list.")
+    items = list(items)
+    if not items:
+        raise ValueError("Expected at least one item to list. Received: none.")
+    strange = [item for item in items if not isinstance(item, str)]
+    if strange:
+        raise TypeError(f"Expected strings. Received: {strange!r}; format them first.")
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def counted(count: int, singular: str, plural: str) -> str:
+    """``count`` things in words: ``counted(1, "method", "methods")`` is ``"one method"``.
+
+    Counts up to twelve are spelled out, so that a sentence may start with one; 0 is ``"none"``,
+    which reads with a verb (``counted(0, "has a margin", "have a margin")`` is ``"none have a margin"``);
+    larger ones are digits.
+
+    Raises:
+        TypeError: If ``count`` is not an integer.
+        ValueError: If ``count`` is negative.
+    """
+    if isinstance(count, bool) or not isinstance(count, numbers.Integral):
+        raise TypeError(f"Expected an integer count. Received: {count!r} of type {type(count).__name__}.")
+    if count < 0:
+        raise ValueError(f"Expected a count of 0 or more. Received: count={count}.")
+    number = _SPELLED[count] if count < len(_SPELLED) else str(count)
+    return f"{number} {singular if count == 1 else plural}"
