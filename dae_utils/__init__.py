@@ -7,7 +7,8 @@ offline fallback (:mod:`dae_utils.data`), the paper's noise
 (:mod:`dae_utils.training`), saved artifacts (:mod:`dae_utils.artifacts`),
 figures (:mod:`dae_utils.plotting`), linear baselines and learned codes
 (:mod:`dae_utils.representations`), and Part III's generator
-(:mod:`dae_utils.generative`, :mod:`dae_utils.sampling`, :mod:`dae_utils.sample_quality`).
+(:mod:`dae_utils.generative`, :mod:`dae_utils.sampling`, :mod:`dae_utils.sample_quality`),
+and sliders that fall back to a still figure where no one can move them (:mod:`dae_utils.widgets`).
 The paper's settings live in one place, :mod:`dae_utils.config`.
 
 Importing the package does no work: submodules are imported when used, so
@@ -42,6 +43,7 @@ __all__ = [
     "sample_quality",
     "sampling",
     "training",
+    "widgets",
 ]
 _SUBMODULES = frozenset(__all__) - {"__version__"}
 
