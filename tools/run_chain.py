@@ -40,6 +40,7 @@ import nbformat
 import yaml
 
 from dae_utils.config import QUICK
+from dae_utils.widgets import NO_WIDGETS_VARIABLE
 
 ROOT = Path(__file__).resolve().parent.parent
 # A cell that hangs fails the build instead of blocking it (chapter 3's training cell, the
@@ -60,6 +61,7 @@ PROFILES = {
             "TEST_SIZE": 20,
             "LINEAR_TRAIN_SIZE": 300,
             "COLLAPSE_STEPS": 30,
+            "MEMORISATION_EPOCHS": 2,
             # Chapter 6: a few thousand fit images, two code sizes, one epoch per probe.
             "FIT_SIZE": 3000,
             "CODE_SIZES": [2, 32],
@@ -458,6 +460,8 @@ def main() -> int:
     # The kernels inherit it: TensorFlow's start-up lines would otherwise land in the notebooks as stderr
     # outputs, which nbval then expects from every re-run (the Makefile exports it too).
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # No one can move a slider here, and executing one can hang the run: draw each at its defaults.
+    os.environ[NO_WIDGETS_VARIABLE] = "1"
     started = time.perf_counter()
     execute_chain(args.profile, force=args.force, jobs=args.jobs)
     if not args.no_site:
