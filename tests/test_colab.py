@@ -8,8 +8,10 @@ kernel), and installs the wheel with its declared dependencies only. Then, and o
 run, it adds pytest and nbval. Each chapter's executed copy from the quick chain (papermill, with
 the quick profile's parameters injected) is re-executed there by ``pytest --nbval-lax`` in an empty
 folder, so nothing of an earlier chapter is there, and the cells tagged ``nbval-check-output``
-must print what they printed in the chain. Colab has no myst-nb, so ``glue`` stores nothing there:
-the glued records are removed from the reference copy first. The chapters run two at a time where
+must print what they printed in the chain (stdout and rich outputs; stderr, which carries
+TensorFlow's start-up lines wherever they land, is left out: see :data:`NBVAL_WITHOUT_STDERR`).
+Colab has no myst-nb, so ``glue`` stores nothing there: the glued records are removed from the
+reference copy first. The chapters run two at a time where
 there are two cores, like the chain.
 """
 
@@ -32,6 +34,23 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 PREINSTALLED = ("tensorflow", "keras", "ipykernel")
 #: Added after the package, to run the check itself.
 TEST_TOOLS = ("pytest", "nbval")
+#: Beside each chapter, for nbval: compare the outputs without their stderr streams. TensorFlow
+#: 2.21 writes its start-up lines (absl's, before ``absl::InitializeLog``) to the process's stderr
+#: whatever ``TF_CPP_MIN_LOG_LEVEL`` says, and the kernel attaches them to whichever cell is running
+#: when it reads them, so the same cell has them in one run and not in the next. The book never
+#: shows stderr (myst-nb removes it), and a cell that fails still fails.
+NBVAL_WITHOUT_STDERR = """\
+from nbval import plugin
+
+_compared = plugin.transform_streams_for_comparison
+
+
+def _without_stderr(outputs):
+    return _compared([o for o in outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")])
+
+
+plugin.transform_streams_for_comparison = _without_stderr
+"""
 
 
 def _pins(*names: str) -> list[str]:
@@ -72,11 +91,15 @@ def test_the_package_brings_no_book_building_tools_into_colab(colab):
         assert absent not in colab["packages"]
 
 
+def _nbval_command(colab) -> list[str]:
+    return [str(colab["python"]), "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider", "-q"]
+
+
 @pytest.fixture(scope="session")
 def colab_runs(colab, quick_build, tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
     """Every chapter re-executed by nbval in the emulated Colab, each alone in its own empty folder,
     as many at a time as the chain runs (``tools/run_chain.py``'s ``default_jobs``)."""
-    command = [str(colab["python"]), "-m", "pytest", "--nbval-lax", "--current-env", "-p", "no:cacheprovider", "-q"]
+    command = _nbval_command(colab)
 
     def run(path):
         folder = tmp_path_factory.mktemp(path.stem)
@@ -85,6 +108,7 @@ def colab_runs(colab, quick_build, tmp_path_factory) -> dict[str, subprocess.Com
             if cell.cell_type == "code":
                 cell.outputs = [o for o in cell.outputs if "scrapbook" not in o.get("metadata", {})]
         nbformat.write(reference, folder / path.name)
+        (folder / "conftest.py").write_text(NBVAL_WITHOUT_STDERR, encoding="utf-8")
         return subprocess.run([*command, path.name], cwd=folder, capture_output=True, text=True, check=False)
 
     with ThreadPoolExecutor(max_workers=load_tool("run_chain").default_jobs()) as pool:
@@ -96,3 +120,22 @@ def test_each_chapter_runs_alone_in_colab_and_reproduces_its_checked_outputs(pat
     result = colab_runs[path.stem]
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and " failed" not in result.stdout
+
+
+@pytest.mark.parametrize("printed, passes", [("as stored", True), ("something else", False)])
+def test_nbval_there_ignores_stderr_but_still_compares_what_a_cell_prints(colab, tmp_path, printed, passes):
+    """A checked cell that writes to stderr where the stored copy has none still passes; one that
+    prints something other than the stored copy still fails."""
+    cell = nbformat.v4.new_code_cell(
+        f"import sys\nprint({printed!r})\nprint('start-up noise', file=sys.stderr)",
+        metadata={"tags": ["nbval-check-output"]},
+        outputs=[nbformat.v4.new_output("stream", name="stdout", text="as stored\n")],
+        execution_count=1,
+    )
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, tmp_path / "check.ipynb")
+    (tmp_path / "conftest.py").write_text(NBVAL_WITHOUT_STDERR, encoding="utf-8")
+    command = [*_nbval_command(colab), "check.ipynb"]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert (result.returncode == 0) is passes, result.stdout[-2000:]
