@@ -48,28 +48,45 @@ def interact(function: Callable[..., Any], /, **controls: Any) -> Any:
 
     Raises:
         TypeError: If ``function`` is not callable.
-        ValueError: If no control is given, a control names no parameter of ``function``, or a
-            controlled parameter has no default.
+        ValueError: If no control is given, a control names no parameter of ``function``, a
+            controlled parameter has no default, or a default lies outside its slider's range or
+            is not one of its choices (ipywidgets would silently start elsewhere).
     """
     if not callable(function):
         raise TypeError(f"Expected a callable that draws one state. Received: {type(function).__name__}.")
     if not controls:
         raise ValueError("Expected at least one control, e.g. interact(draw, level=(0.0, 1.0, 0.05)). Received: none.")
+    name = getattr(function, "__name__", repr(function))
     parameters = inspect.signature(function).parameters
     unknown = sorted(set(controls) - set(parameters))
     if unknown:
         raise ValueError(
-            f"Expected controls named after parameters of {function.__name__}: {list(parameters)}. Received: {unknown}."
+            f"Expected controls named after parameters of {name}: {list(parameters)}. Received: {unknown}."
         )
-    no_default = [name for name in controls if parameters[name].default is inspect.Parameter.empty]
+    no_default = [key for key in controls if parameters[key].default is inspect.Parameter.empty]
     if no_default:
         raise ValueError(
             f"Expected a default for every controlled parameter (it is the control's initial value). "
             f"Received parameters without one: {no_default}."
         )
+    for key, control in controls.items():
+        _check_default(key, parameters[key].default, control)
     if not widgets_enabled():
         return function()
     import ipywidgets
+    from IPython.display import display
 
-    ipywidgets.interact(function, **controls)
+    display(ipywidgets.interactive(function, **controls))
     return None
+
+
+def _check_default(key: str, default: Any, control: Any) -> None:
+    """The default must be a state the control can show: inside a slider's range, among a list's choices."""
+    if isinstance(control, tuple) and len(control) in (2, 3):
+        low, high = control[0], control[1]
+        if not low <= default <= high:
+            raise ValueError(
+                f"Expected the default of {key} inside its slider's range [{low}, {high}]. Received: {key}={default!r}."
+            )
+    elif isinstance(control, list) and default not in control:
+        raise ValueError(f"Expected the default of {key} among its choices {control}. Received: {key}={default!r}.")

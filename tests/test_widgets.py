@@ -29,13 +29,26 @@ def test_with_widgets_off_the_function_is_drawn_at_its_defaults(monkeypatch):
     assert interact(draw, level=(0.0, 1.0, 0.05), index=(0, 9)) == ("drawn", 0.5, 3)
 
 
-def test_with_widgets_on_the_controls_reach_ipywidgets(monkeypatch):
+def test_with_widgets_on_each_control_starts_at_its_default(monkeypatch):
     ipywidgets = pytest.importorskip("ipywidgets")
+    display = pytest.importorskip("IPython.display")
+    import numpy as np
+
     monkeypatch.setenv(NO_WIDGETS_VARIABLE, "0")
-    received = {}
-    monkeypatch.setattr(ipywidgets, "interact", lambda function, **controls: received.update(controls))
-    assert interact(draw, level=(0.0, 1.0, 0.05)) is None
-    assert received == {"level": (0.0, 1.0, 0.05)}
+    shown = []
+    monkeypatch.setattr(display, "display", shown.append)
+
+    def choose(level=0.5, index=3, scale=1.0):
+        return level, index, scale
+
+    controls = {"level": (np.float64(0.0), np.float64(1.0), 0.05), "index": (0, 9), "scale": [0.0, 1.0, 3.0]}
+    assert interact(choose, **controls) is None
+    (widget,) = shown
+    sliders = {child.description: child for child in widget.children if hasattr(child, "description")}
+    assert isinstance(sliders["level"], ipywidgets.FloatSlider)
+    assert (sliders["level"].min, sliders["level"].max, sliders["level"].value) == (0.0, 1.0, 0.5)
+    assert isinstance(sliders["index"], ipywidgets.IntSlider) and sliders["index"].value == 3
+    assert isinstance(sliders["scale"], ipywidgets.Dropdown) and sliders["scale"].value == 1.0
 
 
 def test_without_ipywidgets_the_function_is_drawn(monkeypatch):
@@ -52,6 +65,8 @@ def test_without_ipywidgets_the_function_is_drawn(monkeypatch):
         (lambda: interact(draw), ValueError, "at least one control"),
         (lambda: interact(draw, size=(0, 1)), ValueError, r"of draw: \['level', 'index'\]. Received: \['size'\]"),
         (lambda: interact(lambda level: level, level=(0, 1)), ValueError, r"without one: \['level'\]"),
+        (lambda: interact(draw, level=(0.6, 1.0)), ValueError, r"range \[0.6, 1.0\]. Received: level=0.5"),
+        (lambda: interact(draw, index=[0, 1, 2]), ValueError, r"among its choices \[0, 1, 2\]. Received: index=3"),
     ],
 )
 def test_bad_input_is_named(call, error, match):
