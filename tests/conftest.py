@@ -19,6 +19,14 @@ os.environ[NO_WIDGETS_VARIABLE] = "1"
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Once the tests are chosen: if the emulated Colab's are among them, start building its environment
+    in the background (``tests/test_colab.py``), so that its installs overlap the tests that run first."""
+    colab = next((item for item in session.items if item.get_closest_marker("colab")), None)
+    if colab is not None:
+        colab.module.start_building()
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)

@@ -12,7 +12,8 @@ must print what they printed in the chain (stdout and rich outputs; stderr, whic
 TensorFlow's start-up lines wherever they land, is left out: see :data:`NBVAL_WITHOUT_STDERR`).
 Colab has no myst-nb, so ``glue`` stores nothing there: the glued records are removed from the
 reference copy first. The chapters run two at a time where
-there are two cores, like the chain.
+there are two cores, like the chain. The environment is built in the background from the moment
+the tests are collected (``conftest.py``), while the tests before this module run.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import venv
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -63,10 +66,8 @@ def _pins(*names: str) -> list[str]:
     return pins
 
 
-@pytest.fixture(scope="session")
-def colab(tmp_path_factory) -> dict:
-    """The emulated Colab: its Python, and ``pip list`` as it was before the test tools came in."""
-    root = tmp_path_factory.mktemp("colab")
+def _build_colab(root: Path) -> dict:
+    """Build the emulated Colab in ``root``: its Python, and ``pip list`` as it was before the test tools came in."""
     source, wheels = root / "source", root / "wheels"  # build from a copy: setuptools writes build/ in place
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
@@ -82,7 +83,30 @@ def colab(tmp_path_factory) -> dict:
     subprocess.run([*install, str(wheel)], check=True)  # the package's own dependencies, nothing more
     listed = subprocess.run([str(python), "-m", "pip", "list"], capture_output=True, text=True, check=True).stdout
     subprocess.run([*install, *_pins(*TEST_TOOLS)], check=True)
-    return {"python": python, "packages": listed.lower()}
+    return {"python": python, "packages": listed.lower(), "root": root}
+
+
+#: The build in progress: started by :func:`start_building`, at most once per session.
+_BUILD: dict[str, Future] = {}
+
+
+def start_building() -> None:
+    """Start building the emulated Colab in a background thread, unless it is started already.
+
+    ``conftest.py`` calls it as soon as the session's tests are collected and include these, so that
+    the installs (a minute, mostly one core unpacking wheels) overlap the tests that run first."""
+    if "colab" not in _BUILD:
+        root = Path(tempfile.mkdtemp(prefix="dae-colab-"))
+        _BUILD["colab"] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="colab").submit(_build_colab, root)
+
+
+@pytest.fixture(scope="session")
+def colab():
+    """The emulated Colab (:func:`_build_colab`), removed at the end of the session."""
+    start_building()
+    environment = _BUILD["colab"].result()
+    yield environment
+    shutil.rmtree(environment["root"], ignore_errors=True)
 
 
 def test_the_package_brings_no_book_building_tools_into_colab(colab):

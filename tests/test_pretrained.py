@@ -1,6 +1,8 @@
 """Every shipped checkpoint loads with plain Keras in safe mode, matches its recipe, and still scores
 what its manifest says; every selection record chose by validation score alone."""
 
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -52,6 +54,13 @@ def splits():
 DENOISER_CHECKPOINTS = [path for path in CHECKPOINTS if get_recipe(path.stem).architecture in DENOISER_ARCHITECTURES]
 
 
+#: Set to 1 (``make test-rescore``) to re-score every checkpoint on its whole test and validation sets,
+#: 20,000 images each (about 3 minutes on 2 cores, 75 s of it the widest U-Net). By default each is
+#: re-scored on the manifest's first test images (``test_first``), which already pins its weights: a
+#: changed weight moves that mean, and the whole sets' scores come from the same code on more images.
+RESCORE_ALL_VARIABLE = "DAE_RESCORE_ALL"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", DENOISER_CHECKPOINTS, ids=lambda p: p.stem)
 def test_checkpoint_still_scores_its_manifest(path, splits):
@@ -62,12 +71,17 @@ def test_checkpoint_still_scores_its_manifest(path, splits):
         assert split["sha256"] == MNIST_SHA256
     model = keras.models.load_model(path, safe_mode=True, compile=False)
     assert model.count_params() == manifest["parameters"] and multiply_adds(model) == manifest["multiply_adds"]
-    test = evaluate_model(model, split["test_clean"], split["test_noisy"])
-    measured = {"test": test, "test_first": test.first(PAPER.eval_limit)}
-    if manifest["recipe"]["protocol"] == "validation":
-        measured["validation"] = evaluate_model(model, split["val_clean"], split["val_noisy"])
-    else:
+    validated = manifest["recipe"]["protocol"] == "validation"
+    if not validated:
         assert manifest["metrics"]["validation"] is None
+    if os.environ.get(RESCORE_ALL_VARIABLE) != "1":
+        first = evaluate_model(model, split["test_clean"], split["test_noisy"], limit=PAPER.eval_limit)
+        measured = {"test_first": first}
+    else:
+        test = evaluate_model(model, split["test_clean"], split["test_noisy"])
+        measured = {"test": test, "test_first": test.first(PAPER.eval_limit)}
+        if validated:
+            measured["validation"] = evaluate_model(model, split["val_clean"], split["val_noisy"])
     for key, result in measured.items():
         recorded = manifest["metrics"][key]
         assert result.psnr.n == recorded["n"]
