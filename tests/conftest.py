@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +20,58 @@ os.environ[NO_WIDGETS_VARIABLE] = "1"
 ROOT = Path(__file__).resolve().parent.parent
 
 
+#: The heavy work that the notebook tests wait for, started in the background as soon as the tests are
+#: chosen (:func:`pytest_collection_finish`), so that it overlaps the unit tests: the quick chain here,
+#: the emulated Colab in ``tests/test_colab.py``. Each at most once per session.
+BACKGROUND: dict[str, Future] = {}
+_BACKGROUND_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="quick-chain")
+#: The modules that wait on the background work run last, in this order, so that the others run meanwhile.
+LAST_MODULES = ("test_notebooks.py", "test_book.py", "test_colab.py")
+
+
+def _uses_the_chain(item: pytest.Item) -> bool:
+    return bool({"quick_chain", "quick_build"} & set(getattr(item, "fixturenames", ())))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Move the modules that wait on the background work to the end (a stable sort: each module's
+    tests stay together and in order)."""
+    items.sort(key=lambda item: (LAST_MODULES.index(item.path.name) + 1) if item.path.name in LAST_MODULES else 0)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Once the tests are chosen: if the emulated Colab's are among them, start building its environment
-    in the background (``tests/test_colab.py``), so that its installs overlap the tests that run first."""
-    colab = next((item for item in session.items if item.get_closest_marker("colab")), None)
-    if colab is not None:
-        colab.module.start_building()
+    """Once the tests are chosen: start the quick chain if a chosen test needs it, and the emulated
+    Colab's environment and runs if its tests are chosen. Nothing starts when only collecting."""
+    if session.config.option.collectonly:
+        return
+    if any(_uses_the_chain(item) for item in session.items):
+        start_quick_chain()
+    colab = [item for item in session.items if item.get_closest_marker("colab")]
+    if colab:
+        colab[0].module.start_building(runs=any("colab_runs" in item.fixturenames for item in colab))
+
+
+def start_quick_chain() -> Future:
+    """Execute the chain with the quick profile in the background (``tools/run_chain.py --no-site``),
+    unless it is started already; its log goes to ``_build/quick/chain.log``."""
+    if "chain" not in BACKGROUND:
+        BACKGROUND["chain"] = _BACKGROUND_POOL.submit(_execute_quick_chain)
+    return BACKGROUND["chain"]
+
+
+def _execute_quick_chain() -> Path:
+    import subprocess
+
+    build = ROOT / "_build" / "quick"
+    build.mkdir(parents=True, exist_ok=True)
+    log = build / "chain.log"
+    with log.open("w", encoding="utf-8") as handle:
+        command = [sys.executable, str(ROOT / "tools" / "run_chain.py"), "--profile", "quick", "--no-site"]
+        result = subprocess.run(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, check=False)
+    if result.returncode != 0:
+        tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-60:])
+        raise RuntimeError(f"the quick chain failed (the whole log: {log}):\n{tail}")
+    return build
 
 
 @pytest.fixture
@@ -75,17 +122,23 @@ def glued(notebook: Path) -> dict:
 
 
 @pytest.fixture(scope="session")
-def quick_build() -> Path:
-    """Execute the chain with the quick profile and build its book (tools/run_chain.py), once per session.
+def quick_chain() -> Path:
+    """The chain executed with the quick profile (:func:`start_quick_chain`), once per session.
 
-    Returns the build folder, ``_build/quick``: executed notebooks in ``executed/notebooks/``,
-    the site in ``_build/html/``. Notebooks whose inputs have not changed are not executed again.
+    Returns the build folder, ``_build/quick``, with the executed notebooks in ``executed/notebooks/``.
+    Notebooks whose inputs have not changed are not executed again.
     """
+    return start_quick_chain().result()
+
+
+@pytest.fixture(scope="session")
+def quick_build(quick_chain: Path) -> Path:
+    """:func:`quick_chain`, then its book rendered (``tools/run_chain.py``; nothing is left to execute):
+    the site in ``_build/quick/_build/html/``."""
     import subprocess
-    import sys
 
     subprocess.run([sys.executable, str(ROOT / "tools" / "run_chain.py"), "--profile", "quick"], cwd=ROOT, check=True)
-    return ROOT / "_build" / "quick"
+    return quick_chain
 
 
 def synthetic_split(fit_size: int | None = None) -> dict[str, np.ndarray]:

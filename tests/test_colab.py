@@ -29,7 +29,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT, load_tool
+from conftest import ROOT, load_tool, start_quick_chain
 
 pytestmark = [pytest.mark.colab, pytest.mark.notebooks]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -86,48 +86,49 @@ def _build_colab(root: Path) -> dict:
     return {"python": python, "packages": listed.lower(), "root": root}
 
 
-#: The build in progress: started by :func:`start_building`, at most once per session.
+#: The environment and the chapters' runs: started by :func:`start_building`, at most once per session.
 _BUILD: dict[str, Future] = {}
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="colab")
 
 
-def start_building() -> None:
-    """Start building the emulated Colab in a background thread, unless it is started already.
+def start_building(*, runs: bool = True) -> None:
+    """Build the emulated Colab and, with ``runs``, re-execute every chapter there, in the background;
+    what is started already is not started again.
 
-    ``conftest.py`` calls it as soon as the session's tests are collected and include these, so that
-    the installs (a minute, mostly one core unpacking wheels) overlap the tests that run first."""
+    ``conftest.py`` calls it as soon as the session's tests are collected and include these: the
+    installs (a minute, mostly one core unpacking wheels) overlap the tests that run first, and the
+    chapters start as soon as the environment and the quick chain (``conftest.start_quick_chain``)
+    are ready, while the book is rendered and checked."""
     if "colab" not in _BUILD:
-        root = Path(tempfile.mkdtemp(prefix="dae-colab-"))
-        _BUILD["colab"] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="colab").submit(_build_colab, root)
+        _BUILD["colab"] = _POOL.submit(_build_colab, Path(tempfile.mkdtemp(prefix="dae-colab-")))
+    if runs and "runs" not in _BUILD:
+        _BUILD["runs"] = _POOL.submit(_run_every_chapter, _BUILD["colab"], start_quick_chain())
 
 
 @pytest.fixture(scope="session")
 def colab():
     """The emulated Colab (:func:`_build_colab`), removed at the end of the session."""
-    start_building()
+    start_building(runs=False)
     environment = _BUILD["colab"].result()
     yield environment
-    shutil.rmtree(environment["root"], ignore_errors=True)
-
-
-def test_the_package_brings_no_book_building_tools_into_colab(colab):
-    assert "dae-utils" in colab["packages"] or "dae_utils" in colab["packages"]
-    for absent in ("papermill", "jupyter-book", "nbval", "myst-nb"):
-        assert absent not in colab["packages"]
+    if "runs" not in _BUILD or _BUILD["runs"].done():  # not under chapters still running
+        shutil.rmtree(environment["root"], ignore_errors=True)
 
 
 def _nbval_command(colab) -> list[str]:
     return [str(colab["python"]), "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider", "-q"]
 
 
-@pytest.fixture(scope="session")
-def colab_runs(colab, quick_build, tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
+def _run_every_chapter(environment: Future, chain: Future) -> dict[str, subprocess.CompletedProcess]:
     """Every chapter re-executed by nbval in the emulated Colab, each alone in its own empty folder,
     as many at a time as the chain runs (``tools/run_chain.py``'s ``default_jobs``)."""
+    colab, executed = environment.result(), chain.result() / "executed" / "notebooks"
     command = _nbval_command(colab)
 
     def run(path):
-        folder = tmp_path_factory.mktemp(path.stem)
-        reference = nbformat.read(quick_build / "executed" / "notebooks" / path.name, as_version=4)
+        folder = colab["root"] / "chapters" / path.stem
+        folder.mkdir(parents=True)
+        reference = nbformat.read(executed / path.name, as_version=4)
         for cell in reference.cells:
             if cell.cell_type == "code":
                 cell.outputs = [o for o in cell.outputs if "scrapbook" not in o.get("metadata", {})]
@@ -137,6 +138,19 @@ def colab_runs(colab, quick_build, tmp_path_factory) -> dict[str, subprocess.Com
 
     with ThreadPoolExecutor(max_workers=load_tool("run_chain").default_jobs()) as pool:
         return dict(zip((path.stem for path in NOTEBOOKS), pool.map(run, NOTEBOOKS), strict=True))
+
+
+@pytest.fixture(scope="session")
+def colab_runs(colab) -> dict[str, subprocess.CompletedProcess]:
+    """The chapters' runs (:func:`_run_every_chapter`), waited for."""
+    start_building()
+    return _BUILD["runs"].result()
+
+
+def test_the_package_brings_no_book_building_tools_into_colab(colab):
+    assert "dae-utils" in colab["packages"] or "dae_utils" in colab["packages"]
+    for absent in ("papermill", "jupyter-book", "nbval", "myst-nb"):
+        assert absent not in colab["packages"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

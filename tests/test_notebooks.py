@@ -155,13 +155,13 @@ def test_every_setup_cell_is_the_same_and_installs_from_the_books_repository():
 # --------------------------------------------------------------------- executed (quick profile)
 
 
-def _executed(quick_build: Path) -> list[Path]:
-    return sorted((quick_build / "executed" / "notebooks").glob("*.ipynb"))
+def _executed(quick_chain: Path) -> list[Path]:
+    return sorted((quick_chain / "executed" / "notebooks").glob("*.ipynb"))
 
 
 @pytest.mark.notebooks
-def test_the_quick_chain_ran_every_cell_without_error(quick_build):
-    executed = _executed(quick_build)
+def test_the_quick_chain_ran_every_cell_without_error(quick_chain):
+    executed = _executed(quick_chain)
     assert [path.name for path in executed if not path.name.endswith(".partial.ipynb")] == [p.name for p in NOTEBOOKS]
     for path in executed:
         notebook = nbformat.read(path, as_version=4)
@@ -169,20 +169,20 @@ def test_the_quick_chain_ran_every_cell_without_error(quick_build):
             if cell.cell_type == "code":
                 assert cell.execution_count is not None, f"{path.name}: a cell did not run"
                 assert not [o for o in cell.outputs if o.output_type == "error"], f"{path.name}: error output"
-    training = nbformat.read(quick_build / "executed" / "notebooks" / "03_training.ipynb", as_version=4)
+    training = nbformat.read(quick_chain / "executed" / "notebooks" / "03_training.ipynb", as_version=4)
     text = "".join(o.get("text", "") for c in training.cells if c.cell_type == "code" for o in c.outputs)
     assert text.count("epoch ") >= QUICK["EPOCHS"], "one log line per epoch"
     assert "\r" not in text and "━" not in text, "no progress bars in the book"
-    manifest = read_json(quick_build / "artifacts" / "paper_autoencoder.json")
+    manifest = read_json(quick_chain / "artifacts" / "paper_autoencoder.json")
     assert manifest["recipe"]["epochs"] == QUICK["EPOCHS"] and manifest["data"]["fit_images"] == QUICK["TRAIN_SIZE"]
-    evaluation = glued(quick_build / "executed" / "notebooks" / "04_evaluation.ipynb")
+    evaluation = glued(quick_chain / "executed" / "notebooks" / "04_evaluation.ipynb")
     assert evaluation["model_source"] == "chapter 3's run"  # chapter 4 evaluated what chapter 3 trained
     assert (evaluation["paper_psnr"], evaluation["paper_ssim"]) == (PAPER_RESULTS["psnr"], PAPER_RESULTS["ssim"])
 
 
 @pytest.mark.notebooks
-def test_the_chapters_past_the_paper_glued_their_results(quick_build):
-    executed = quick_build / "executed" / "notebooks"
+def test_the_chapters_past_the_paper_glued_their_results(quick_chain):
+    executed = quick_chain / "executed" / "notebooks"
     better = glued(executed / "07_better_denoisers.ipynb")
     assert better["recipe_minutes_min"] <= better["recipe_minutes_max"]
     assert {"unet_gain", "paper_mse_gain", "residual_gain", "mse_max_output"} <= set(better)
@@ -194,12 +194,12 @@ def test_the_chapters_past_the_paper_glued_their_results(quick_build):
 
 
 @pytest.mark.notebooks
-def test_every_solution_with_code_was_executed_in_the_quick_chain(quick_build):
+def test_every_solution_with_code_was_executed_in_the_quick_chain(quick_chain):
     """Solutions with code are gated (solution-start ... solution-end), so their cells run in the chain;
     a plain {solution} directive may hold prose only."""
     executed_solutions = 0
     for path in NOTEBOOKS:
-        notebook = nbformat.read(quick_build / "executed" / "notebooks" / path.name, as_version=4)
+        notebook = nbformat.read(quick_chain / "executed" / "notebooks" / path.name, as_version=4)
         inside = False
         for cell in notebook.cells:
             if cell.cell_type == "markdown":
