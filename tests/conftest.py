@@ -18,6 +18,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ[NO_WIDGETS_VARIABLE] = "1"
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The environment of the session's own subprocesses (the chain, the emulated Colab), as it is before
+#: any test runs: the background work starts them while tests run, and a test may change
+#: ``os.environ`` for a while (``monkeypatch.setenv`` of ``DAE_PRETRAINED_DIR``, say).
+SESSION_ENVIRONMENT = dict(os.environ)
 
 
 #: The heavy work that the notebook tests wait for, started in the background as soon as the tests are
@@ -67,7 +71,9 @@ def _execute_quick_chain() -> Path:
     log = build / "chain.log"
     with log.open("w", encoding="utf-8") as handle:
         command = [sys.executable, str(ROOT / "tools" / "run_chain.py"), "--profile", "quick", "--no-site"]
-        result = subprocess.run(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, check=False)
+        result = subprocess.run(
+            command, cwd=ROOT, env=SESSION_ENVIRONMENT, stdout=handle, stderr=subprocess.STDOUT, check=False
+        )
     if result.returncode != 0:
         tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-60:])
         raise RuntimeError(f"the quick chain failed (the whole log: {log}):\n{tail}")
@@ -137,7 +143,8 @@ def quick_build(quick_chain: Path) -> Path:
     the site in ``_build/quick/_build/html/``."""
     import subprocess
 
-    subprocess.run([sys.executable, str(ROOT / "tools" / "run_chain.py"), "--profile", "quick"], cwd=ROOT, check=True)
+    command = [sys.executable, str(ROOT / "tools" / "run_chain.py"), "--profile", "quick"]
+    subprocess.run(command, cwd=ROOT, env=SESSION_ENVIRONMENT, check=True)
     return quick_chain
 
 

@@ -144,6 +144,8 @@ def _open(browser, url: str, *, responses: list | None = None):
 @pytest.mark.browser
 @pytest.mark.parametrize("page_name", PAGES)
 def test_page_loads_in_chromium_with_its_images_and_no_console_error(browser, server, quick_build, page_name):
+    from playwright.sync_api import Error as PlaywrightError
+
     context, page, problems = _open(browser, f"{server}/{page_name}.html")
     try:
         broken = page.evaluate(
@@ -158,7 +160,11 @@ def test_page_loads_in_chromium_with_its_images_and_no_console_error(browser, se
             assert f"https://colab.research.google.com/github/{owner_repo}/blob/main/{page_name}.ipynb" in links
         shots = quick_build / "_build" / "screenshots"
         shots.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(shots / f"{page_name.replace('/', '_')}.png"), full_page=True)
+        path = str(shots / f"{page_name.replace('/', '_')}.png")
+        try:
+            page.screenshot(path=path, full_page=True)
+        except PlaywrightError:  # a long page on a busy machine can fail to render whole: keep its first screen
+            page.screenshot(path=path)
     finally:
         context.close()
 

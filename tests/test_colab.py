@@ -18,6 +18,7 @@ the tests are collected (``conftest.py``), while the tests before this module ru
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import subprocess
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT, load_tool, start_quick_chain
+from conftest import ROOT, SESSION_ENVIRONMENT, load_tool, start_quick_chain
 
 pytestmark = [pytest.mark.colab, pytest.mark.notebooks]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -68,21 +69,22 @@ def _pins(*names: str) -> list[str]:
 
 def _build_colab(root: Path) -> dict:
     """Build the emulated Colab in ``root``: its Python, and ``pip list`` as it was before the test tools came in."""
+    run = functools.partial(subprocess.run, env=SESSION_ENVIRONMENT, check=True)
     source, wheels = root / "source", root / "wheels"  # build from a copy: setuptools writes build/ in place
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, source / name)
     shutil.copytree(ROOT / "dae_utils", source / "dae_utils", ignore=shutil.ignore_patterns("__pycache__"))
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
-    subprocess.run([*pip, "wheel", "--quiet", "--no-deps", "--wheel-dir", str(wheels), str(source)], check=True)
+    run([*pip, "wheel", "--quiet", "--no-deps", "--wheel-dir", str(wheels), str(source)])
     (wheel,) = wheels.glob("dae_utils-*.whl")
     venv.EnvBuilder(with_pip=True).create(root / "env")
     python = root / "env" / "bin" / "python"
     install = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run([*install, *_pins(*PREINSTALLED)], check=True)
-    subprocess.run([*install, str(wheel)], check=True)  # the package's own dependencies, nothing more
-    listed = subprocess.run([str(python), "-m", "pip", "list"], capture_output=True, text=True, check=True).stdout
-    subprocess.run([*install, *_pins(*TEST_TOOLS)], check=True)
+    run([*install, *_pins(*PREINSTALLED)])
+    run([*install, str(wheel)])  # the package's own dependencies, nothing more
+    listed = run([str(python), "-m", "pip", "list"], capture_output=True, text=True).stdout
+    run([*install, *_pins(*TEST_TOOLS)])
     return {"python": python, "packages": listed.lower(), "root": root}
 
 
@@ -134,7 +136,9 @@ def _run_every_chapter(environment: Future, chain: Future) -> dict[str, subproce
                 cell.outputs = [o for o in cell.outputs if "scrapbook" not in o.get("metadata", {})]
         nbformat.write(reference, folder / path.name)
         (folder / "conftest.py").write_text(NBVAL_WITHOUT_STDERR, encoding="utf-8")
-        return subprocess.run([*command, path.name], cwd=folder, capture_output=True, text=True, check=False)
+        return subprocess.run(
+            [*command, path.name], cwd=folder, env=SESSION_ENVIRONMENT, capture_output=True, text=True, check=False
+        )
 
     with ThreadPoolExecutor(max_workers=load_tool("run_chain").default_jobs()) as pool:
         return dict(zip((path.stem for path in NOTEBOOKS), pool.map(run, NOTEBOOKS), strict=True))
