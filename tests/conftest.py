@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
+import signal
+import subprocess
 import sys
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -28,9 +32,57 @@ SESSION_ENVIRONMENT = dict(os.environ)
 #: chosen (:func:`pytest_collection_finish`), so that it overlaps the unit tests: the quick chain here,
 #: the emulated Colab in ``tests/test_colab.py``. Each at most once per session.
 BACKGROUND: dict[str, Future] = {}
-_BACKGROUND_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="quick-chain")
+#: Folders the background work made, removed when the session ends.
+SCRATCH: list[Path] = []
 #: The modules that wait on the background work run last, in this order, so that the others run meanwhile.
 LAST_MODULES = ("test_notebooks.py", "test_book.py", "test_colab.py")
+_POOLS: list[ThreadPoolExecutor] = []
+_CHILDREN: set[subprocess.Popen] = set()
+_LOCK = threading.Lock()
+_STOPPING = threading.Event()
+
+
+def background_pool(workers: int, name: str) -> ThreadPoolExecutor:
+    """A thread pool for background work, shut down (its queued work cancelled) when the session ends."""
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+    _POOLS.append(pool)
+    return pool
+
+
+def run_logged(command: list[str], *, cwd: Path, log: Path, check: bool = True) -> subprocess.CompletedProcess:
+    """Run one command of the background work and return it with its output (stdout and stderr, also
+    written to ``log``).
+
+    It runs with :data:`SESSION_ENVIRONMENT`, in a process group of its own, so that the end of the
+    session stops it and its children (:func:`pytest_sessionfinish`) instead of waiting for them.
+
+    Raises:
+        RuntimeError: With the end of the log, if ``check`` and the command fails, or if the
+            session is ending.
+    """
+    with _LOCK:
+        if _STOPPING.is_set():
+            raise RuntimeError(f"the test session ended before this ran: {' '.join(map(str, command))}")
+        with log.open("w", encoding="utf-8") as handle:
+            process = subprocess.Popen(
+                command,
+                cwd=cwd,
+                env=SESSION_ENVIRONMENT,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        _CHILDREN.add(process)
+    try:
+        returncode = process.wait()
+    finally:
+        with _LOCK:
+            _CHILDREN.discard(process)
+    output = log.read_text(encoding="utf-8", errors="replace")
+    if check and returncode != 0:
+        tail = "\n".join(output.splitlines()[-60:])
+        raise RuntimeError(f"{' '.join(map(str, command))} failed with status {returncode} (its log: {log}):\n{tail}")
+    return subprocess.CompletedProcess(command, returncode, stdout=output, stderr="")
 
 
 def _uses_the_chain(item: pytest.Item) -> bool:
@@ -45,8 +97,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Once the tests are chosen: start the quick chain if a chosen test needs it, and the emulated
-    Colab's environment and runs if its tests are chosen. Nothing starts when only collecting."""
-    if session.config.option.collectonly:
+    Colab's environment and runs if its tests are chosen. Nothing starts when only collecting or
+    planning, or when collection failed (the session stops there)."""
+    option = session.config.option
+    if option.collectonly or getattr(option, "setupplan", False) or getattr(option, "setuponly", False):
+        return
+    if session.testsfailed and not option.continue_on_collection_errors:
         return
     if any(_uses_the_chain(item) for item in session.items):
         start_quick_chain()
@@ -55,28 +111,35 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         colab[0].module.start_building(runs=any("colab_runs" in item.fixturenames for item in colab))
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop what is still running in the background (a session that ended early: ``-x``, a failure
+    in collection, an interrupt) instead of waiting for it, and remove its folders."""
+    _STOPPING.set()
+    with _LOCK:
+        for process in _CHILDREN:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    for pool in _POOLS:
+        pool.shutdown(wait=True, cancel_futures=True)
+    for folder in SCRATCH:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def start_quick_chain() -> Future:
     """Execute the chain with the quick profile in the background (``tools/run_chain.py --no-site``),
     unless it is started already; its log goes to ``_build/quick/chain.log``."""
     if "chain" not in BACKGROUND:
-        BACKGROUND["chain"] = _BACKGROUND_POOL.submit(_execute_quick_chain)
+        BACKGROUND["chain"] = background_pool(1, "quick-chain").submit(_execute_quick_chain)
     return BACKGROUND["chain"]
 
 
 def _execute_quick_chain() -> Path:
-    import subprocess
-
     build = ROOT / "_build" / "quick"
     build.mkdir(parents=True, exist_ok=True)
-    log = build / "chain.log"
-    with log.open("w", encoding="utf-8") as handle:
-        command = [sys.executable, str(ROOT / "tools" / "run_chain.py"), "--profile", "quick", "--no-site"]
-        result = subprocess.run(
-            command, cwd=ROOT, env=SESSION_ENVIRONMENT, stdout=handle, stderr=subprocess.STDOUT, check=False
-        )
-    if result.returncode != 0:
-        tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-60:])
-        raise RuntimeError(f"the quick chain failed (the whole log: {log}):\n{tail}")
+    command = [sys.executable, str(ROOT / "tools" / "run_chain.py"), "--profile", "quick", "--no-site"]
+    run_logged(command, cwd=ROOT, log=build / "chain.log")
     return build
 
 
@@ -141,8 +204,6 @@ def quick_chain() -> Path:
 def quick_build(quick_chain: Path) -> Path:
     """:func:`quick_chain`, then its book rendered (``tools/run_chain.py``; nothing is left to execute):
     the site in ``_build/quick/_build/html/``."""
-    import subprocess
-
     command = [sys.executable, str(ROOT / "tools" / "run_chain.py"), "--profile", "quick"]
     subprocess.run(command, cwd=ROOT, env=SESSION_ENVIRONMENT, check=True)
     return quick_chain

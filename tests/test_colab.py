@@ -2,7 +2,7 @@
 TensorFlow and Keras (no requirements.txt), and each chapter run alone in an empty folder, its
 deterministic outputs compared with the chain's by nbval.
 
-The fixture builds the wheel, makes a fresh virtual environment with the TensorFlow and Keras of
+:func:`_build_colab` builds the wheel, makes a fresh virtual environment with the TensorFlow and Keras of
 ``requirements.txt`` (Colab's own come preinstalled the same way) plus ``ipykernel`` (Colab's
 kernel), and installs the wheel with its declared dependencies only. Then, and only for the test
 run, it adds pytest and nbval. Each chapter's executed copy from the quick chain (papermill, with
@@ -12,13 +12,13 @@ must print what they printed in the chain (stdout and rich outputs; stderr, whic
 TensorFlow's start-up lines wherever they land, is left out: see :data:`NBVAL_WITHOUT_STDERR`).
 Colab has no myst-nb, so ``glue`` stores nothing there: the glued records are removed from the
 reference copy first. The chapters run two at a time where
-there are two cores, like the chain. The environment is built in the background from the moment
-the tests are collected (``conftest.py``), while the tests before this module run.
+there are two cores, like the chain, the longest first. The environment is built, and the chapters
+re-executed, in the background from the moment the tests are collected (``conftest.py``), while
+the tests before this module run; each step writes its output to a log beside it.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 import shutil
 import subprocess
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT, SESSION_ENVIRONMENT, load_tool, start_quick_chain
+from conftest import ROOT, SCRATCH, background_pool, load_tool, run_logged, start_quick_chain
 
 pytestmark = [pytest.mark.colab, pytest.mark.notebooks]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -68,29 +68,35 @@ def _pins(*names: str) -> list[str]:
 
 
 def _build_colab(root: Path) -> dict:
-    """Build the emulated Colab in ``root``: its Python, and ``pip list`` as it was before the test tools came in."""
-    run = functools.partial(subprocess.run, env=SESSION_ENVIRONMENT, check=True)
+    """Build the emulated Colab in ``root``: its Python, and ``pip list`` as it was before the test
+    tools came in. Each step's output is in ``root/logs/``, and in the error if it fails."""
+    logs = root / "logs"
+    logs.mkdir(parents=True)
+
+    def run(step: str, *command) -> str:
+        return run_logged([str(part) for part in command], cwd=root, log=logs / f"{step}.log").stdout
+
     source, wheels = root / "source", root / "wheels"  # build from a copy: setuptools writes build/ in place
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, source / name)
     shutil.copytree(ROOT / "dae_utils", source / "dae_utils", ignore=shutil.ignore_patterns("__pycache__"))
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
-    run([*pip, "wheel", "--quiet", "--no-deps", "--wheel-dir", str(wheels), str(source)])
+    run("wheel", sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", wheels, source)
     (wheel,) = wheels.glob("dae_utils-*.whl")
     venv.EnvBuilder(with_pip=True).create(root / "env")
     python = root / "env" / "bin" / "python"
-    install = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    run([*install, *_pins(*PREINSTALLED)])
-    run([*install, str(wheel)])  # the package's own dependencies, nothing more
-    listed = run([str(python), "-m", "pip", "list"], capture_output=True, text=True).stdout
-    run([*install, *_pins(*TEST_TOOLS)])
+    install = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    run("preinstalled", *install, *_pins(*PREINSTALLED))
+    run("package", *install, wheel)  # the package's own dependencies, nothing more
+    listed = run("list", python, "-m", "pip", "list", "--disable-pip-version-check")
+    run("test-tools", *install, *_pins(*TEST_TOOLS))
     return {"python": python, "packages": listed.lower(), "root": root}
 
 
 #: The environment and the chapters' runs: started by :func:`start_building`, at most once per session.
 _BUILD: dict[str, Future] = {}
-_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="colab")
+#: Chapters re-executed at once: as many as the chain runs at once.
+CHAPTERS_AT_ONCE = load_tool("run_chain").default_jobs()
 
 
 def start_building(*, runs: bool = True) -> None:
@@ -100,21 +106,22 @@ def start_building(*, runs: bool = True) -> None:
     ``conftest.py`` calls it as soon as the session's tests are collected and include these: the
     installs (a minute, mostly one core unpacking wheels) overlap the tests that run first, and the
     chapters start as soon as the environment and the quick chain (``conftest.start_quick_chain``)
-    are ready, while the book is rendered and checked."""
+    are ready, while the book is rendered and checked. The environment's folder is removed when the
+    session ends (``conftest.SCRATCH``)."""
     if "colab" not in _BUILD:
-        _BUILD["colab"] = _POOL.submit(_build_colab, Path(tempfile.mkdtemp(prefix="dae-colab-")))
+        root = Path(tempfile.mkdtemp(prefix="dae-colab-"))
+        SCRATCH.append(root)
+        _BUILD["pool"] = background_pool(2, "colab")
+        _BUILD["colab"] = _BUILD["pool"].submit(_build_colab, root)
     if runs and "runs" not in _BUILD:
-        _BUILD["runs"] = _POOL.submit(_run_every_chapter, _BUILD["colab"], start_quick_chain())
+        _BUILD["runs"] = _BUILD["pool"].submit(_run_every_chapter, _BUILD["colab"], start_quick_chain())
 
 
 @pytest.fixture(scope="session")
-def colab():
-    """The emulated Colab (:func:`_build_colab`), removed at the end of the session."""
+def colab() -> dict:
+    """The emulated Colab (:func:`_build_colab`)."""
     start_building(runs=False)
-    environment = _BUILD["colab"].result()
-    yield environment
-    if "runs" not in _BUILD or _BUILD["runs"].done():  # not under chapters still running
-        shutil.rmtree(environment["root"], ignore_errors=True)
+    return _BUILD["colab"].result()
 
 
 def _nbval_command(colab) -> list[str]:
@@ -123,7 +130,7 @@ def _nbval_command(colab) -> list[str]:
 
 def _run_every_chapter(environment: Future, chain: Future) -> dict[str, subprocess.CompletedProcess]:
     """Every chapter re-executed by nbval in the emulated Colab, each alone in its own empty folder,
-    as many at a time as the chain runs (``tools/run_chain.py``'s ``default_jobs``)."""
+    :data:`CHAPTERS_AT_ONCE` at a time; each result's ``stdout`` holds nbval's output and stderr."""
     colab, executed = environment.result(), chain.result() / "executed" / "notebooks"
     command = _nbval_command(colab)
 
@@ -136,12 +143,17 @@ def _run_every_chapter(environment: Future, chain: Future) -> dict[str, subproce
                 cell.outputs = [o for o in cell.outputs if "scrapbook" not in o.get("metadata", {})]
         nbformat.write(reference, folder / path.name)
         (folder / "conftest.py").write_text(NBVAL_WITHOUT_STDERR, encoding="utf-8")
-        return subprocess.run(
-            [*command, path.name], cwd=folder, env=SESSION_ENVIRONMENT, capture_output=True, text=True, check=False
-        )
+        return run_logged([*command, path.name], cwd=folder, log=folder / "nbval.log", check=False)
 
-    with ThreadPoolExecutor(max_workers=load_tool("run_chain").default_jobs()) as pool:
-        return dict(zip((path.stem for path in NOTEBOOKS), pool.map(run, NOTEBOOKS), strict=True))
+    # The longest first (their time in the chain), so that no long chapter runs alone at the end.
+    longest_first = sorted(NOTEBOOKS, key=lambda path: -_seconds_in_the_chain(executed / path.name))
+    with ThreadPoolExecutor(max_workers=CHAPTERS_AT_ONCE) as pool:
+        return dict(zip((path.stem for path in longest_first), pool.map(run, longest_first), strict=True))
+
+
+def _seconds_in_the_chain(executed: Path) -> float:
+    """How long papermill took to execute the chapter in the chain (0 if it did not record it)."""
+    return float(nbformat.read(executed, as_version=4).metadata.get("papermill", {}).get("duration") or 0.0)
 
 
 @pytest.fixture(scope="session")
@@ -160,8 +172,8 @@ def test_the_package_brings_no_book_building_tools_into_colab(colab):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_each_chapter_runs_alone_in_colab_and_reproduces_its_checked_outputs(path, colab_runs):
     result = colab_runs[path.stem]
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert " passed" in result.stdout and " failed" not in result.stdout
+    assert result.returncode == 0, result.stdout[-6000:]
+    assert re.search(r"\b\d+ passed\b", result.stdout) and not re.search(r"\b\d+ failed\b", result.stdout)
 
 
 @pytest.mark.parametrize("printed, passes", [("as stored", True), ("something else", False)])

@@ -1,5 +1,10 @@
 """Every shipped checkpoint loads with plain Keras in safe mode, matches its recipe, and still scores
-what its manifest says; every selection record chose by validation score alone."""
+what its manifest says; every selection record chose by validation score alone.
+
+The denoisers are re-scored on their first 100 test images here (their whole test and validation sets
+with ``make test-rescore``); the tests that read a manifest's whole-set scores (the selections, the
+paper's numbers) rely on that target for those numbers. The classifier is re-scored on its whole sets,
+the generator on the first samples its manifest fingerprints."""
 
 import os
 
@@ -54,8 +59,8 @@ def splits():
 DENOISER_CHECKPOINTS = [path for path in CHECKPOINTS if get_recipe(path.stem).architecture in DENOISER_ARCHITECTURES]
 
 
-#: Set to 1 (``make test-rescore``) to re-score every checkpoint on its whole test and validation sets,
-#: 20,000 images each (about 3 minutes on 2 cores, 75 s of it the widest U-Net). By default each is
+#: Set to 1 (``make test-rescore``) to re-score every denoiser on the whole test and validation sets its
+#: manifest scored (10,000 images each; the paper's protocol has no validation set). By default each is
 #: re-scored on the manifest's first test images (``test_first``), which already pins its weights: a
 #: changed weight moves that mean, and the whole sets' scores come from the same code on more images.
 RESCORE_ALL_VARIABLE = "DAE_RESCORE_ALL"
