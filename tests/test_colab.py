@@ -11,14 +11,15 @@ folder, so nothing of an earlier chapter is there, and the cells tagged ``nbval-
 must print what they printed in the chain (stdout and rich outputs; stderr, which carries
 TensorFlow's start-up lines wherever they land, is left out: see :data:`NBVAL_WITHOUT_STDERR`).
 Colab has no myst-nb, so ``glue`` stores nothing there: the glued records are removed from the
-reference copy first. The chapters run two at a time where
-there are two cores, like the chain, the longest first. The environment is built, and the chapters
+reference copy first. The chapters run two at a time where there are two cores, like the chain,
+each with its share of the cores, the longest first. The environment is built, and the chapters
 re-executed, in the background from the moment the tests are collected (``conftest.py``), while
 the tests before this module run; each step writes its output to a log beside it.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shutil
 import subprocess
@@ -85,7 +86,7 @@ def _build_colab(root: Path) -> dict:
     (wheel,) = wheels.glob("dae_utils-*.whl")
     venv.EnvBuilder(with_pip=True).create(root / "env")
     python = root / "env" / "bin" / "python"
-    install = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    install = _installer(python)
     run("preinstalled", *install, *_pins(*PREINSTALLED))
     run("package", *install, wheel)  # the package's own dependencies, nothing more
     listed = run("list", python, "-m", "pip", "list", "--disable-pip-version-check")
@@ -93,10 +94,20 @@ def _build_colab(root: Path) -> dict:
     return {"python": python, "packages": listed.lower(), "root": root}
 
 
+def _installer(python: Path) -> list:
+    """The command that installs into ``python``'s environment: uv's pip, where the test environment has
+    it (the Makefile installs it), with ``pip``'s resolution in a fraction of the time and from the cache
+    that installed the test environment; else that environment's own pip."""
+    if importlib.util.find_spec("uv") is not None:
+        return [sys.executable, "-m", "uv", "pip", "install", "--quiet", "--python", python]
+    return [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+
+
 #: The environment and the chapters' runs: started by :func:`start_building`, at most once per session.
 _BUILD: dict[str, Future] = {}
-#: Chapters re-executed at once: as many as the chain runs at once.
-CHAPTERS_AT_ONCE = load_tool("run_chain").default_jobs()
+RUN_CHAIN = load_tool("run_chain")
+#: Chapters re-executed at once: as many as the chain runs at once, each with its share of the cores.
+CHAPTERS_AT_ONCE = RUN_CHAIN.default_jobs()
 
 
 def start_building(*, runs: bool = True) -> None:
@@ -143,7 +154,8 @@ def _run_every_chapter(environment: Future, chain: Future) -> dict[str, subproce
                 cell.outputs = [o for o in cell.outputs if "scrapbook" not in o.get("metadata", {})]
         nbformat.write(reference, folder / path.name)
         (folder / "conftest.py").write_text(NBVAL_WITHOUT_STDERR, encoding="utf-8")
-        return run_logged([*command, path.name], cwd=folder, log=folder / "nbval.log", check=False)
+        threads = RUN_CHAIN.thread_share(CHAPTERS_AT_ONCE)
+        return run_logged([*command, path.name], cwd=folder, log=folder / "nbval.log", check=False, environment=threads)
 
     # The longest first (their time in the chain), so that no long chapter runs alone at the end.
     longest_first = sorted(NOTEBOOKS, key=lambda path: -_seconds_in_the_chain(executed / path.name))
