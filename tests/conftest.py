@@ -49,15 +49,12 @@ def background_pool(workers: int, name: str) -> ThreadPoolExecutor:
     return pool
 
 
-def run_logged(
-    command: list[str], *, cwd: Path, log: Path, check: bool = True, environment: dict[str, str] | None = None
-) -> subprocess.CompletedProcess:
+def run_logged(command: list[str], *, cwd: Path, log: Path, check: bool = True) -> subprocess.CompletedProcess:
     """Run one command of the background work and return it with its output (stdout and stderr, also
     written to ``log``).
 
-    It runs with :data:`SESSION_ENVIRONMENT` (updated with ``environment``), in a process group of its
-    own, so that the end of the session stops it and its children (:func:`pytest_sessionfinish`)
-    instead of waiting for them.
+    It runs with :data:`SESSION_ENVIRONMENT`, in a process group of its own, so that the end of the
+    session stops it and its children (:func:`pytest_sessionfinish`) instead of waiting for them.
 
     Raises:
         RuntimeError: With the end of the log, if ``check`` and the command fails, or if the
@@ -70,7 +67,7 @@ def run_logged(
             process = subprocess.Popen(
                 command,
                 cwd=cwd,
-                env=SESSION_ENVIRONMENT | (environment or {}),
+                env=SESSION_ENVIRONMENT,
                 stdout=handle,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -139,7 +136,7 @@ def start_quick_chain() -> Future:
 
 
 def _execute_quick_chain() -> Path:
-    build = ROOT / "_build" / "quick"
+    build = QUICK_BUILD
     build.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, str(ROOT / "tools" / "run_chain.py"), "--profile", "quick", "--no-site"]
     run_logged(command, cwd=ROOT, log=build / "chain.log")
@@ -171,6 +168,10 @@ def load_tool(name: str):
     sys.modules[name] = module  # dataclasses look their module up while it loads
     spec.loader.exec_module(module)
     return module
+
+
+#: Where the quick chain writes (``tools/run_chain.py``'s quick profile): executed copies in ``executed/notebooks/``.
+QUICK_BUILD = ROOT / load_tool("run_chain").PROFILES["quick"]["build_dir"]
 
 
 def glued(notebook: Path) -> dict:

@@ -10,8 +10,8 @@ Steps:
 
 1. Execute every notebook of ``_toc.yml`` with papermill and the profile's parameters, into
    ``<build>/executed/notebooks/``, two at a time on a machine with two cores or more (``--jobs``),
-   each with its share of the cores and logging its cells to ``<build>/logs/``. Chapter 4 waits for
-   chapter 3's model; the chapters that time their own work run alone in the paper profile. A notebook whose inputs (its
+   each logging its cells to ``<build>/logs/``. Chapter 4 waits for chapter 3's model; the chapters
+   that time their own work run alone in the paper profile. A notebook whose inputs (its
    source, the ``dae_utils`` sources, the parameters, and the inputs of the chapter it needs) have
    not changed since its last execution is not executed again, so a rebuild never retrains
    anything, and editing one chapter re-executes that chapter alone.
@@ -60,6 +60,7 @@ PROFILES = {
             "VALIDATION_SIZE": 10,
             "TEST_SIZE": 20,
             "LINEAR_TRAIN_SIZE": 300,
+            "GAP_IMAGES": 500,
             "COLLAPSE_STEPS": 30,
             "MEMORISATION_EPOCHS": 2,
             # Chapter 6: a few thousand fit images, two code sizes, one epoch per probe.
@@ -71,8 +72,8 @@ PROFILES = {
             "LANGEVIN_SAMPLES": 10,
             "LANGEVIN_LEVELS": 4,
             "LANGEVIN_STEPS": 3,
-            "SAMPLES": 50,
-            "SWEEP_SAMPLES": 20,
+            "SAMPLES": 20,
+            "SWEEP_SAMPLES": 10,
             "STEP_COUNTS": [3, 18],
             "GUIDANCE_SCALES": [0.0, 1.0],
             "POSTERIOR_IMAGES": 20,
@@ -244,33 +245,14 @@ def _stamps(profile: str) -> list[tuple[Path, dict, str]]:
     return stamps
 
 
-#: The environment variables that size a process's compute threads: TensorFlow's two pools, and
-#: OpenMP's and OpenBLAS's (NumPy, SciPy).
-THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-
-
-def thread_share(at_once: int) -> dict[str, str]:
-    """The thread settings of a process that runs beside ``at_once - 1`` others like it: the cores
-    shared out, at least one each, instead of a pool as large as the machine in each process.
-
-    Variables already set in ``os.environ`` win. Measured on 2 cores (2026-11-27): the quick chain two
-    notebooks at a time took 237 s with one thread each, 256 s with TensorFlow's default pools.
-    """
-    at_once = check_jobs(at_once)
-    threads = str(max(1, (os.cpu_count() or 1) // at_once))
-    return {name: os.environ.get(name, threads) for name in THREAD_VARIABLES}
-
-
-def _start(notebook: Path, parameters: dict, partial: Path, log: Path, *, at_once: int) -> subprocess.Popen:
-    """Execute one notebook with papermill in its own process, its cell outputs logged to ``log``,
-    with its share of the cores (:func:`thread_share`) when it may run beside ``at_once - 1`` others."""
+def _start(notebook: Path, parameters: dict, partial: Path, log: Path) -> subprocess.Popen:
+    """Execute one notebook with papermill in its own process, its cell outputs logged to ``log``."""
     command = [sys.executable, "-m", "papermill", str(notebook), str(partial), "--cwd", str(ROOT)]
     command += ["--kernel", "python3", "--log-output", "--no-progress-bar", "--request-save-on-cell-execute"]
     command += ["--execution-timeout", str(CELL_TIMEOUT_SECONDS), "-y", json.dumps(parameters)]
-    environment = os.environ | thread_share(at_once) if at_once > 1 else None
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w", encoding="utf-8") as handle:
-        return subprocess.Popen(command, cwd=ROOT, env=environment, stdout=handle, stderr=subprocess.STDOUT)
+        return subprocess.Popen(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT)
 
 
 @dataclass
@@ -318,8 +300,7 @@ def execute_chain(profile: str, *, force: bool = False, jobs: int | None = None)
     """Execute the chain's notebooks that changed, ``jobs`` at a time (:func:`default_jobs`).
 
     A notebook starts once the one it :data:`NEEDS` has finished; in the paper profile a
-    :data:`TIMED` notebook runs alone (and first) with every core, and the others get their share
-    of the cores (:func:`thread_share`). Each writes its log to ``<build>/logs/``. A
+    :data:`TIMED` notebook runs alone (and first). Each writes its log to ``<build>/logs/``. A
     notebook that fails leaves its last good executed copy in place; the running ones still finish,
     then the chain stops with the failed notebook's log tail.
     """
@@ -338,9 +319,7 @@ def execute_chain(profile: str, *, force: bool = False, jobs: int | None = None)
                 shown = job.parameters or "its default (paper) parameters"
                 print(f"[{profile}] executing {job.notebook.relative_to(ROOT)} with {shown}", flush=True)
                 job.output.parent.mkdir(parents=True, exist_ok=True)
-                # A timed chapter runs alone with the whole machine; the others share it.
-                at_once = 1 if job.name in alone else jobs
-                job.process = _start(job.notebook, job.parameters, job.partial, job.log, at_once=at_once)
+                job.process = _start(job.notebook, job.parameters, job.partial, job.log)
                 job.started = time.perf_counter()
                 running[job.name] = job
         time.sleep(0.5)
