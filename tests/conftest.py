@@ -136,7 +136,7 @@ def start_quick_chain() -> Future:
 
 
 def _execute_quick_chain() -> Path:
-    build = QUICK_BUILD
+    build = ROOT / "_build" / "quick"
     build.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, str(ROOT / "tools" / "run_chain.py"), "--profile", "quick", "--no-site"]
     run_logged(command, cwd=ROOT, log=build / "chain.log")
@@ -168,10 +168,6 @@ def load_tool(name: str):
     sys.modules[name] = module  # dataclasses look their module up while it loads
     spec.loader.exec_module(module)
     return module
-
-
-#: Where the quick chain writes (``tools/run_chain.py``'s quick profile): executed copies in ``executed/notebooks/``.
-QUICK_BUILD = ROOT / load_tool("run_chain").PROFILES["quick"]["build_dir"]
 
 
 def glued(notebook: Path) -> dict:

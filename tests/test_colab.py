@@ -25,14 +25,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import venv
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import QUICK_BUILD, ROOT, SCRATCH, background_pool, load_tool, run_logged, start_quick_chain
+from conftest import ROOT, SCRATCH, background_pool, load_tool, run_logged, start_quick_chain
 
 pytestmark = [pytest.mark.colab, pytest.mark.notebooks]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -106,9 +105,8 @@ def _installer(python: Path) -> list:
 
 #: The environment and the chapters' runs: started by :func:`start_building`, at most once per session.
 _BUILD: dict[str, Future] = {}
-RUN_CHAIN = load_tool("run_chain")
 #: Chapters re-executed at once: as many as the chain runs at once.
-CHAPTERS_AT_ONCE = RUN_CHAIN.default_jobs()
+CHAPTERS_AT_ONCE = load_tool("run_chain").default_jobs()
 
 
 def start_building(*, runs: bool = True) -> None:
@@ -142,83 +140,30 @@ def _nbval_command(colab) -> list[str]:
 
 def _run_every_chapter(environment: Future, chain: Future) -> dict[str, subprocess.CompletedProcess]:
     """Every chapter re-executed by nbval in the emulated Colab, each alone in its own empty folder,
-    :data:`CHAPTERS_AT_ONCE` at a time; each result's ``stdout`` holds nbval's output and stderr.
-
-    A chapter starts as soon as the chain has executed it (:class:`_ChainCopies`), not when the whole
-    chain is done: the Colab runs of the early chapters overlap the chain's later ones, instead of all
-    twelve waiting for its last. Among the chapters ready, the longest first (their time in the
-    chain), so that no long chapter runs alone at the end."""
-    colab = environment.result()
-    copies = _ChainCopies(chain)
+    :data:`CHAPTERS_AT_ONCE` at a time; each result's ``stdout`` holds nbval's output and stderr."""
+    colab, executed = environment.result(), chain.result() / "executed" / "notebooks"
     command = _nbval_command(colab)
 
-    def run(name: str) -> subprocess.CompletedProcess:
-        folder = colab["root"] / "chapters" / name
+    def run(path):
+        folder = colab["root"] / "chapters" / path.stem
         folder.mkdir(parents=True)
-        reference = nbformat.read(copies.path(name), as_version=4)
+        reference = nbformat.read(executed / path.name, as_version=4)
         for cell in reference.cells:
             if cell.cell_type == "code":
                 cell.outputs = [o for o in cell.outputs if "scrapbook" not in o.get("metadata", {})]
-        nbformat.write(reference, folder / f"{name}.ipynb")
+        nbformat.write(reference, folder / path.name)
         (folder / "conftest.py").write_text(NBVAL_WITHOUT_STDERR, encoding="utf-8")
-        return run_logged([*command, f"{name}.ipynb"], cwd=folder, log=folder / "nbval.log", check=False)
+        return run_logged([*command, path.name], cwd=folder, log=folder / "nbval.log", check=False)
 
-    waiting, started = [path.stem for path in NOTEBOOKS], {}
+    # The longest first (their time in the chain), so that no long chapter runs alone at the end.
+    longest_first = sorted(NOTEBOOKS, key=lambda path: -_seconds_in_the_chain(executed / path.name))
     with ThreadPoolExecutor(max_workers=CHAPTERS_AT_ONCE) as pool:
-        while waiting:
-            free = CHAPTERS_AT_ONCE - sum(not future.done() for future in started.values())
-            ready = sorted((name for name in waiting if copies.ready(name)), key=copies.seconds, reverse=True)
-            for name in ready[: max(free, 0)]:
-                waiting.remove(name)
-                started[name] = pool.submit(run, name)
-            time.sleep(POLL_SECONDS)
-    return {name: future.result() for name, future in started.items()}
+        return dict(zip((path.stem for path in longest_first), pool.map(run, longest_first), strict=True))
 
 
-#: How often the Colab runs look for chapters that the chain has finished.
-POLL_SECONDS = 1.0
-
-
-class _ChainCopies:
-    """The quick chain's executed copies, as it writes them: a chapter is ready once its copy is
-    there with the stamp of its current inputs (``tools/run_chain.py`` replaces a copy only when the
-    chapter ran to the end, and records that stamp in it)."""
-
-    def __init__(self, chain: Future) -> None:
-        self.chain = chain
-        self.folder = QUICK_BUILD / "executed" / "notebooks"
-        self.stamps = {notebook.stem: stamp for notebook, _, stamp in RUN_CHAIN._stamps("quick")}
-        self._seen: dict[str, float] = {}  # the modification time of each copy last read
-        self._ready: dict[str, float] = {}  # ready chapters and their seconds in the chain
-
-    def path(self, name: str) -> Path:
-        return self.folder / f"{name}.ipynb"
-
-    def ready(self, name: str) -> bool:
-        """Whether the chain has executed ``name`` with its current inputs.
-
-        Raises:
-            RuntimeError: If the chain ended without it (with the chain's own error, if it failed).
-        """
-        if name in self._ready:
-            return True
-        chain_done = self.chain.done()  # before looking: a copy written after this is seen on the next call
-        path = self.path(name)
-        modified = path.stat().st_mtime if path.exists() else None
-        if modified is not None and self._seen.get(name) != modified:
-            self._seen[name] = modified
-            metadata = nbformat.read(path, as_version=4).metadata
-            if metadata.get("dae_book", {}).get("inputs_sha256") == self.stamps[name]:
-                self._ready[name] = float(metadata.get("papermill", {}).get("duration") or 0.0)
-                return True
-        if chain_done:
-            self.chain.result()  # its error, if it failed
-            raise RuntimeError(f"the quick chain finished without executing {name} with its current inputs")
-        return False
-
-    def seconds(self, name: str) -> float:
-        """How long papermill took to execute a ready chapter in the chain (0 if it did not record it)."""
-        return self._ready[name]
+def _seconds_in_the_chain(executed: Path) -> float:
+    """How long papermill took to execute the chapter in the chain (0 if it did not record it)."""
+    return float(nbformat.read(executed, as_version=4).metadata.get("papermill", {}).get("duration") or 0.0)
 
 
 @pytest.fixture(scope="session")
