@@ -97,9 +97,10 @@ def _build_colab(root: Path) -> dict:
 def _installer(python: Path) -> list:
     """The command that installs into ``python``'s environment: uv's pip, where the test environment has
     it (the Makefile installs it), with ``pip``'s resolution in a fraction of the time and from the cache
-    that installed the test environment; else that environment's own pip."""
+    that installed the test environment, and the bytecode compiled as pip does (else each chapter's
+    kernel would compile TensorFlow's again); else that environment's own pip."""
     if importlib.util.find_spec("uv") is not None:
-        return [sys.executable, "-m", "uv", "pip", "install", "--quiet", "--python", python]
+        return [sys.executable, "-m", "uv", "pip", "install", "--quiet", "--compile-bytecode", "--python", python]
     return [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
 
 
