@@ -104,6 +104,14 @@ def test_editing_one_chapter_re_executes_it_and_the_chapter_that_needs_it_only(t
     assert all(stamps()[name] != after[name] for name in names)
 
 
+def test_the_long_chapters_start_first_and_the_others_keep_their_order():
+    jobs = [RUN_CHAIN._Job(path, {}, "", Path(), Path()) for path in NOTEBOOKS]
+    names = [job.name for job in RUN_CHAIN.in_start_order(jobs)]
+    timed = [path.stem for path in NOTEBOOKS if path.stem in RUN_CHAIN.TIMED]
+    assert names == timed + [path.stem for path in NOTEBOOKS if path.stem not in RUN_CHAIN.TIMED]
+    assert names[0] == "03_training"
+
+
 @pytest.mark.parametrize("jobs", [0, -1, 1.5, True, "2"])
 def test_the_chain_says_what_a_bad_jobs_count_was(jobs):
     with pytest.raises(ValueError, match=r"Expected jobs to be a positive integer\. Received: jobs="):

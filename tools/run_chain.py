@@ -296,11 +296,18 @@ def _may_start(job: _Job, running: dict[str, _Job], unfinished: set[str], *, job
     return not running or (job.name not in alone and not alone.intersection(running))
 
 
+def in_start_order(jobs: list[_Job]) -> list[_Job]:
+    """The :data:`TIMED` chapters first (the longest in every profile; one by one where they run
+    alone), then the others in reading order, so that the chain does not end with one long chapter
+    running beside nothing."""
+    return sorted(jobs, key=lambda job: job.name not in TIMED)
+
+
 def execute_chain(profile: str, *, force: bool = False, jobs: int | None = None) -> list[Path]:
     """Execute the chain's notebooks that changed, ``jobs`` at a time (:func:`default_jobs`).
 
-    A notebook starts once the one it :data:`NEEDS` has finished; in the paper profile a
-    :data:`TIMED` notebook runs alone (and first). Each writes its log to ``<build>/logs/``. A
+    A notebook starts once the one it :data:`NEEDS` has finished; the :data:`TIMED` notebooks start
+    first, and in the paper profile each runs alone. Each writes its log to ``<build>/logs/``. A
     notebook that fails leaves its last good executed copy in place; the running ones still finish,
     then the chain stops with the failed notebook's log tail.
     """
@@ -308,7 +315,7 @@ def execute_chain(profile: str, *, force: bool = False, jobs: int | None = None)
     jobs = check_jobs(default_jobs() if jobs is None else jobs)
     executed, pending = _changed_jobs(profile, build, force=force)
     alone = set(TIMED) if PROFILES[profile].get("timed_alone") else set()
-    pending.sort(key=lambda job: job.name not in alone)  # the timed ones first, one by one
+    pending = in_start_order(pending)
     unfinished = {job.name for job in pending}
     running: dict[str, _Job] = {}
     failed: list[_Job] = []
