@@ -28,8 +28,9 @@ help:
 
 # uv installs the pinned requirements the way pip does (the same resolution, `pip freeze` identical)
 # and, like pip, compiles their bytecode at install time (else every process that first imports
-# TensorFlow compiles it again); pip takes over where uv cannot run. Measured on 2 cores with empty
-# caches: 15 s without the bytecode against pip's 75 s; with a warm cache, 27 s with it. The emulated
+# TensorFlow compiles it again); pip takes over where uv cannot run (uv does not read pip's
+# configuration: a local index, say). Measured on 2 cores: into a new venv with empty caches, pip
+# 75 s, uv 15 s without compiling the bytecode; with uv's cache warm, 27 s compiling it. The emulated
 # Colab of `make test` installs with it too (tests/test_colab.py).
 UV := uv==0.13.9
 $(STAMP): requirements.txt pyproject.toml
@@ -37,7 +38,8 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(UV) \
 		&& $(PY) -m uv pip install --quiet --compile-bytecode --python $(PY) -r requirements.txt \
-		|| $(PY) -m pip install --quiet -r requirements.txt
+		|| { echo "uv could not install requirements.txt (above); installing it with pip" >&2; \
+		     $(PY) -m pip install --quiet -r requirements.txt; }
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3" > /dev/null
 	touch $(STAMP)

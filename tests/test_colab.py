@@ -86,22 +86,37 @@ def _build_colab(root: Path) -> dict:
     (wheel,) = wheels.glob("dae_utils-*.whl")
     venv.EnvBuilder(with_pip=True).create(root / "env")
     python = root / "env" / "bin" / "python"
-    install = _installer(python)
-    run("preinstalled", *install, *_pins(*PREINSTALLED))
-    run("package", *install, wheel)  # the package's own dependencies, nothing more
+
+    def install(step: str, *packages) -> None:
+        *first, last = _installers(python)
+        for installer in first:
+            try:
+                run(step, *installer, *packages)
+                return
+            except RuntimeError:  # uv could not (its log says why): pip, as the Makefile falls back
+                pass
+        run(step, *last, *packages)
+
+    install("preinstalled", *_pins(*PREINSTALLED))
+    install("package", wheel)  # the package's own dependencies, nothing more
     listed = run("list", python, "-m", "pip", "list", "--disable-pip-version-check")
-    run("test-tools", *install, *_pins(*TEST_TOOLS))
+    install("test-tools", *_pins(*TEST_TOOLS))
     return {"python": python, "packages": listed.lower(), "root": root}
 
 
-def _installer(python: Path) -> list:
-    """The command that installs into ``python``'s environment: uv's pip, where the test environment has
-    it (the Makefile installs it), with ``pip``'s resolution in a fraction of the time and from the cache
-    that installed the test environment, and the bytecode compiled as pip does (else each chapter's
-    kernel would compile TensorFlow's again); else that environment's own pip."""
-    if importlib.util.find_spec("uv") is not None:
-        return [sys.executable, "-m", "uv", "pip", "install", "--quiet", "--compile-bytecode", "--python", python]
-    return [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+def _installers(python: Path) -> list[list]:
+    """The commands that install into ``python``'s environment, in the order to try them.
+
+    First uv's pip, where the test environment has it (the Makefile installs it): the same packages
+    as pip in a fraction of the time, from the cache that installed the test environment, with the
+    bytecode compiled as pip does (else each chapter's kernel would compile TensorFlow's again). It
+    resolves the wheel's dependencies as Colab's pip would from what they declare, though not by the
+    same resolver. Then that environment's own pip, which reads pip's configuration (a local index,
+    say) where uv does not."""
+    pip = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    if importlib.util.find_spec("uv") is None:
+        return [pip]
+    return [[sys.executable, "-m", "uv", "pip", "install", "--quiet", "--compile-bytecode", "--python", python], pip]
 
 
 #: The environment and the chapters' runs: started by :func:`start_building`, at most once per session.
