@@ -93,8 +93,8 @@ def _build_colab(root: Path) -> dict:
             try:
                 run(step, *installer, *packages)
                 return
-            except RuntimeError:  # uv could not (its log says why): pip, as the Makefile falls back
-                pass
+            except RuntimeError:  # uv could not (its log, kept, says why): pip, as the Makefile falls back
+                step += "-pip"
         run(step, *last, *packages)
 
     install("preinstalled", *_pins(*PREINSTALLED))
