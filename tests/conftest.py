@@ -136,7 +136,7 @@ def start_quick_chain() -> Future:
 
 
 def _execute_quick_chain() -> Path:
-    build = ROOT / "_build" / "quick"
+    build = ROOT / load_tool("run_chain").PROFILES["quick"]["build_dir"]
     build.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, str(ROOT / "tools" / "run_chain.py"), "--profile", "quick", "--no-site"]
     run_logged(command, cwd=ROOT, log=build / "chain.log")
