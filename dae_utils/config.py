@@ -59,7 +59,7 @@ class PaperSettings:
 PAPER = PaperSettings()
 
 #: The quick profile that CI executes: a few thousand images, two epochs.
-QUICK = PaperSettings(epochs=2, train_size=6_000)
+QUICK = PaperSettings(epochs=2, train_size=3_000)
 
 #: What the paper reports (mean over the first 100 test images, its section 5).
 #: These are the targets the book compares against, quoted from the paper.

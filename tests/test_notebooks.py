@@ -15,6 +15,7 @@ from conftest import glued, load_tool
 from dae_utils.artifacts import PRETRAINED_DIR, read_json
 from dae_utils.config import PAPER, PAPER_RESULTS
 from dae_utils.recipes import get_recipe
+from dae_utils.sample_quality import HEUN_STEPS
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -34,6 +35,8 @@ PAPER_FIELDS = {
     "FILTERS": "filters",
     "KERNEL_SIZE": "kernel_size",
 }
+# Parameter names in the notebooks -> the package's defaults they must equal.
+PACKAGE_DEFAULTS = {"SAMPLER_STEPS": HEUN_STEPS}
 
 
 def _parameters(notebook: nbformat.NotebookNode) -> dict:
@@ -137,6 +140,8 @@ def test_parameter_defaults_are_the_papers_settings(path):
     for name, value in values.items():
         if name in PAPER_FIELDS:
             assert value == getattr(PAPER, PAPER_FIELDS[name]), f"{name} differs from dae_utils.config.PAPER"
+        if name in PACKAGE_DEFAULTS:
+            assert value == PACKAGE_DEFAULTS[name], f"{name} differs from the package's default"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
