@@ -49,12 +49,15 @@ def background_pool(workers: int, name: str) -> ThreadPoolExecutor:
     return pool
 
 
-def run_logged(command: list[str], *, cwd: Path, log: Path, check: bool = True) -> subprocess.CompletedProcess:
+def run_logged(
+    command: list[str], *, cwd: Path, log: Path, check: bool = True, environment: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """Run one command of the background work and return it with its output (stdout and stderr, also
     written to ``log``).
 
-    It runs with :data:`SESSION_ENVIRONMENT`, in a process group of its own, so that the end of the
-    session stops it and its children (:func:`pytest_sessionfinish`) instead of waiting for them.
+    It runs with :data:`SESSION_ENVIRONMENT` (updated with ``environment``), in a process group of its
+    own, so that the end of the session stops it and its children (:func:`pytest_sessionfinish`)
+    instead of waiting for them.
 
     Raises:
         RuntimeError: With the end of the log, if ``check`` and the command fails, or if the
@@ -67,7 +70,7 @@ def run_logged(command: list[str], *, cwd: Path, log: Path, check: bool = True) 
             process = subprocess.Popen(
                 command,
                 cwd=cwd,
-                env=SESSION_ENVIRONMENT,
+                env=SESSION_ENVIRONMENT | (environment or {}),
                 stdout=handle,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

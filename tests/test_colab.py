@@ -11,8 +11,8 @@ folder, so nothing of an earlier chapter is there, and the cells tagged ``nbval-
 must print what they printed in the chain (stdout and rich outputs; stderr, which carries
 TensorFlow's start-up lines wherever they land, is left out: see :data:`NBVAL_WITHOUT_STDERR`).
 Colab has no myst-nb, so ``glue`` stores nothing there: the glued records are removed from the
-reference copy first. The chapters run two at a time where
-there are two cores, like the chain, the longest first. The environment is built, and the chapters
+reference copy first. The chapters run two at a time where there are two cores, like the chain,
+each with its share of the cores, the longest first. The environment is built, and the chapters
 re-executed, in the background from the moment the tests are collected (``conftest.py``), while
 the tests before this module run; each step writes its output to a log beside it.
 """
@@ -121,8 +121,9 @@ def _installers(python: Path) -> list[list]:
 
 #: The environment and the chapters' runs: started by :func:`start_building`, at most once per session.
 _BUILD: dict[str, Future] = {}
-#: Chapters re-executed at once: as many as the chain runs at once.
-CHAPTERS_AT_ONCE = load_tool("run_chain").default_jobs()
+RUN_CHAIN = load_tool("run_chain")
+#: Chapters re-executed at once: as many as the chain runs at once, each with its share of the cores.
+CHAPTERS_AT_ONCE = RUN_CHAIN.default_jobs()
 
 
 def start_building(*, runs: bool = True) -> None:
@@ -169,7 +170,8 @@ def _run_every_chapter(environment: Future, chain: Future) -> dict[str, subproce
                 cell.outputs = [o for o in cell.outputs if "scrapbook" not in o.get("metadata", {})]
         nbformat.write(reference, folder / path.name)
         (folder / "conftest.py").write_text(NBVAL_WITHOUT_STDERR, encoding="utf-8")
-        return run_logged([*command, path.name], cwd=folder, log=folder / "nbval.log", check=False)
+        threads = RUN_CHAIN.thread_share(CHAPTERS_AT_ONCE)
+        return run_logged([*command, path.name], cwd=folder, log=folder / "nbval.log", check=False, environment=threads)
 
     # The longest first (their time in the chain), so that no long chapter runs alone at the end.
     longest_first = sorted(NOTEBOOKS, key=lambda path: -_seconds_in_the_chain(executed / path.name))

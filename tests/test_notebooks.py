@@ -115,6 +115,23 @@ def test_the_long_chapters_start_first_and_the_others_keep_their_order():
     assert names[0] == "03_training"
 
 
+def test_notebooks_that_run_at_once_share_the_cores_and_an_explicit_setting_wins(monkeypatch):
+    for name in RUN_CHAIN.THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(RUN_CHAIN.os, "cpu_count", lambda: 16)
+    assert set(RUN_CHAIN.thread_share(2).values()) == {"8"}
+    assert set(RUN_CHAIN.thread_share(1).values()) == {"16"}
+    monkeypatch.setattr(RUN_CHAIN.os, "cpu_count", lambda: 2)
+    assert set(RUN_CHAIN.thread_share(3).values()) == {"1"}  # never none
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert (
+        RUN_CHAIN.thread_share(2)["OMP_NUM_THREADS"] == "2"
+        and RUN_CHAIN.thread_share(2)["TF_NUM_INTRAOP_THREADS"] == "1"
+    )
+    with pytest.raises(ValueError, match=r"Received: jobs=0"):
+        RUN_CHAIN.thread_share(0)
+
+
 @pytest.mark.parametrize("jobs", [0, -1, 1.5, True, "2"])
 def test_the_chain_says_what_a_bad_jobs_count_was(jobs):
     with pytest.raises(ValueError, match=r"Expected jobs to be a positive integer\. Received: jobs="):
