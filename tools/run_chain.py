@@ -258,8 +258,7 @@ def thread_share(at_once: int) -> dict[str, str]:
 
     Variables already set in ``os.environ`` win. Measured on 2 cores (2026-11-27), the quick chain
     two notebooks at a time (``--force``, rendering included): one thread each, 230 s and 393 s of
-    CPU; TensorFlow's and OpenBLAS's default pools, 245 s and 436 s of CPU (four busy threads on two
-    cores, and OpenBLAS's waiting threads spin).
+    CPU; TensorFlow's and OpenBLAS's default pools (a pool per core in each), 245 s and 436 s of CPU.
     """
     at_once = check_jobs(at_once)
     threads = str(max(1, (os.cpu_count() or 1) // at_once))
