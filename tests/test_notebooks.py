@@ -6,7 +6,9 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
+import conftest
 import nbformat
 import pytest
 import yaml
@@ -113,6 +115,24 @@ def test_the_long_chapters_start_first_and_the_others_keep_their_order():
     timed = [path.stem for path in NOTEBOOKS if path.stem in RUN_CHAIN.TIMED]
     assert names == timed + [path.stem for path in NOTEBOOKS if path.stem not in RUN_CHAIN.TIMED]
     assert names[0] == "03_training"
+
+
+@pytest.mark.parametrize(
+    ("source", "options", "starts"),
+    [
+        (pytest.Config.ArgsSource.TESTPATHS, {}, True),  # make test: the whole suite
+        (pytest.Config.ArgsSource.ARGS, {}, False),  # pytest tests/test_data.py
+        (pytest.Config.ArgsSource.TESTPATHS, {"markexpr": "not slow"}, False),  # make test-fast
+        (pytest.Config.ArgsSource.TESTPATHS, {"keyword": "psnr"}, False),
+        (pytest.Config.ArgsSource.TESTPATHS, {"collectonly": True}, False),
+    ],
+)
+def test_the_chain_starts_before_collection_only_when_the_whole_suite_runs(monkeypatch, source, options, starts):
+    started = []
+    monkeypatch.setattr(conftest, "start_quick_chain", lambda: started.append(True))
+    option = SimpleNamespace(**({"collectonly": False, "markexpr": "", "keyword": ""} | options))
+    conftest.pytest_collection(SimpleNamespace(config=SimpleNamespace(args_source=source, option=option)))
+    assert bool(started) is starts
 
 
 def test_notebooks_that_run_at_once_share_the_cores_and_an_explicit_setting_wins(monkeypatch):
