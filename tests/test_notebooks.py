@@ -125,6 +125,8 @@ def test_the_long_chapters_start_first_and_the_others_keep_their_order():
         (pytest.Config.ArgsSource.TESTPATHS, {"markexpr": "not slow"}, False),  # make test-fast
         (pytest.Config.ArgsSource.TESTPATHS, {"keyword": "psnr"}, False),
         (pytest.Config.ArgsSource.TESTPATHS, {"collectonly": True}, False),
+        (pytest.Config.ArgsSource.TESTPATHS, {"lf": True}, False),  # --last-failed
+        (pytest.Config.ArgsSource.TESTPATHS, {"deselect": ["tests/test_book.py"]}, False),
     ],
 )
 def test_the_chain_starts_before_collection_only_when_the_whole_suite_runs(monkeypatch, source, options, starts):
@@ -138,16 +140,12 @@ def test_the_chain_starts_before_collection_only_when_the_whole_suite_runs(monke
 def test_notebooks_that_run_at_once_share_the_cores_and_an_explicit_setting_wins(monkeypatch):
     for name in RUN_CHAIN.THREAD_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(RUN_CHAIN.os, "cpu_count", lambda: 16)
-    assert set(RUN_CHAIN.thread_share(2).values()) == {"8"}
-    assert set(RUN_CHAIN.thread_share(1).values()) == {"16"}
-    monkeypatch.setattr(RUN_CHAIN.os, "cpu_count", lambda: 2)
-    assert set(RUN_CHAIN.thread_share(3).values()) == {"1"}  # never none
+    assert set(RUN_CHAIN.thread_share(2, cores=16).values()) == {"8"}
+    assert set(RUN_CHAIN.thread_share(1, cores=16).values()) == {"16"}
+    assert set(RUN_CHAIN.thread_share(3, cores=2).values()) == {"1"}  # never none
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
-    assert (
-        RUN_CHAIN.thread_share(2)["OMP_NUM_THREADS"] == "2"
-        and RUN_CHAIN.thread_share(2)["TF_NUM_INTRAOP_THREADS"] == "1"
-    )
+    shares = RUN_CHAIN.thread_share(2, cores=2)
+    assert shares["OMP_NUM_THREADS"] == "2" and shares["TF_NUM_INTRAOP_THREADS"] == "1"
     with pytest.raises(ValueError, match=r"Received: jobs=0"):
         RUN_CHAIN.thread_share(0)
 
@@ -169,6 +167,11 @@ def test_committed_notebook_is_clean_and_follows_the_format(path):
     assert notebook.metadata.get("accelerator") == "GPU"  # Colab offers a GPU runtime
     assert "Learning objectives" in notebook.cells[0].source and "**Time:**" in notebook.cells[0].source
     assert "## Exercises" in "".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+
+
+def test_each_package_default_names_a_parameter_of_some_chapter():
+    names = set().union(*(_parameters(nbformat.read(path, as_version=4)) for path in NOTEBOOKS))
+    assert set(PACKAGE_DEFAULTS) <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -252,16 +252,18 @@ def _stamps(profile: str) -> list[tuple[Path, dict, str]]:
 THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
-def thread_share(at_once: int) -> dict[str, str]:
-    """The thread settings of a process that runs beside ``at_once - 1`` others like it: the cores
-    shared out, at least one each, instead of a pool as large as the machine in each process.
+def thread_share(at_once: int, *, cores: int | None = None) -> dict[str, str]:
+    """The thread settings of a process that runs beside ``at_once - 1`` others like it: the ``cores``
+    (default: this machine's) shared out, at least one each, instead of a pool as large as the
+    machine in each process.
 
     Variables already set in ``os.environ`` win. Measured on 2 cores (2026-11-27), the quick chain
-    two notebooks at a time (``--force``, rendering included): one thread each, 230 s and 393 s of
-    CPU; TensorFlow's and OpenBLAS's default pools (a pool per core in each), 245 s and 436 s of CPU.
+    two notebooks at a time (``run_chain.py --profile quick --force``, rendering included), wall
+    time and CPU time (user and system) of the whole command: one thread each, 230 s and 393 s;
+    TensorFlow's and OpenBLAS's default pools (a pool per core in each), 245 s and 436 s.
     """
     at_once = check_jobs(at_once)
-    threads = str(max(1, (os.cpu_count() or 1) // at_once))
+    threads = str(max(1, (cores or os.cpu_count() or 1) // at_once))
     return {name: os.environ.get(name, threads) for name in THREAD_VARIABLES}
 
 
