@@ -120,9 +120,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """Once the tests are chosen: start the quick chain if a chosen test needs it, and the emulated
     Colab's environment and runs if its tests are chosen. Nothing starts when only collecting or
     planning, or when collection failed (the session stops there)."""
-    if _planning_only(session.config.option):
+    option = session.config.option
+    if _planning_only(option):
         return
-    if session.testsfailed and not session.config.option.continue_on_collection_errors:
+    if session.testsfailed and not option.continue_on_collection_errors:
         return
     if any(_uses_the_chain(item) for item in session.items):
         start_quick_chain()

@@ -46,6 +46,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # A cell that hangs fails the build instead of blocking it (chapter 3's training cell, the
 # longest, takes about 12 minutes on 2 CPU cores).
 CELL_TIMEOUT_SECONDS = 3600
+#: Chapter 11's Heun steps in the quick profile, also one of the step counts it sweeps there.
+QUICK_SAMPLER_STEPS = 6
 PROFILES = {
     # The paper's settings are the notebooks' own defaults: nothing to override.
     "paper": {"build_dir": "_build/paper", "site_parent": ".", "parameters": {}, "timed_alone": True},
@@ -75,8 +77,8 @@ PROFILES = {
             "LANGEVIN_STEPS": 3,
             "SAMPLES": 20,
             "SWEEP_SAMPLES": 10,
-            "SAMPLER_STEPS": 6,
-            "STEP_COUNTS": [3, 6],
+            "SAMPLER_STEPS": QUICK_SAMPLER_STEPS,
+            "STEP_COUNTS": [3, QUICK_SAMPLER_STEPS],
             "GUIDANCE_SCALES": [0.0, 1.0],
             "POSTERIOR_IMAGES": 20,
             "POSTERIOR_SAMPLES": 2,
