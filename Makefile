@@ -66,15 +66,17 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow and not notebooks and not colab" -q
 
 # PyTorch is pinned to the release whose CPU wheel these machines hold on disk; on another machine
-# the same pin downloads a multi-GB CUDA build, which is why `make test` does not install it. uv
-# installs it where pip's configuration names its wheel folder in PIP_FIND_LINKS (uv reads only its
-# own settings, so that is passed on as UV_FIND_LINKS): on 2 cores 20 s with pip, a few seconds
-# with uv (no bytecode compiled up front). pip takes over where uv cannot.
+# the same pin downloads a multi-GB CUDA build, which is why `make test` does not install it. Where
+# the environment names pip's wheel folders (PIP_FIND_LINKS, space-separated), uv installs it from
+# them (uv reads only its own settings: UV_FIND_LINKS, comma-separated): on 2 cores 20 s with pip,
+# under a second with uv's cache warm (no bytecode compiled up front). Everywhere else pip installs
+# it, reading its own configuration, and pip takes over where uv fails.
 TORCH := torch==2.13.0
 test-backends: data
-	UV_FIND_LINKS="$${UV_FIND_LINKS:-$${PIP_FIND_LINKS:-}}" $(PY) -m uv pip install --quiet --python $(PY) $(TORCH) \
-		|| { echo "uv could not install $(TORCH) (above); installing it with pip" >&2; \
-		     $(PY) -m pip install --quiet $(TORCH); }
+	if [ -n "$${PIP_FIND_LINKS:-}" ]; then \
+		UV_FIND_LINKS="$$(printf '%s' "$$PIP_FIND_LINKS" | tr -s ' ' ',')" $(PY) -m uv pip install --quiet --python $(PY) $(TORCH) \
+		|| { echo "uv could not install $(TORCH) (above); installing it with pip" >&2; $(PY) -m pip install --quiet $(TORCH); }; \
+	else $(PY) -m pip install --quiet $(TORCH); fi
 	$(PY) -m pytest tests/test_backends.py -q -k torch
 
 # Every shipped denoiser on the whole test and validation sets its manifest scored, and both of the
