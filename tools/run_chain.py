@@ -44,7 +44,7 @@ from dae_utils.widgets import NO_WIDGETS_VARIABLE
 
 ROOT = Path(__file__).resolve().parent.parent
 # A cell that hangs fails the build instead of blocking it (chapter 3's training cell, the
-# longest, takes about 12 minutes on 2 CPU cores).
+# longest, took 17 to 19 minutes on 2 CPU cores in the last builds).
 CELL_TIMEOUT_SECONDS = 3600
 #: Chapter 11's Heun steps in the quick profile, also one of the step counts it sweeps there.
 QUICK_SAMPLER_STEPS = 6
