@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from dae_utils._batching import predict_batched
 from dae_utils._validation import check_image_batch, check_positive_int
 from dae_utils.config import PAPER
 from dae_utils.metrics import Evaluation, evaluate
@@ -27,7 +28,11 @@ def noisy_test_images(
 
 
 def denoise(model: Any, noisy_images: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
-    """Run ``model.predict`` quietly and return float32 images clipped to [0, 1].
+    """Denoise in batches (``model.predict_on_batch``) and return float32 images clipped to [0, 1].
+
+    ``model.predict`` gives the same numbers, but under TensorFlow it builds a tf.data pipeline
+    on every call, whose teardown can leave the machine idle for seconds (see
+    :mod:`dae_utils._pipelines`); batches of a few fixed shapes are traced once.
 
     Args:
         model: A Keras model mapping (N, H, W, 1) to (N, H, W, 1).
@@ -41,7 +46,7 @@ def denoise(model: Any, noisy_images: np.ndarray, *, batch_size: int = 256) -> n
     if noisy_images.ndim == 3:
         noisy_images = noisy_images[..., np.newaxis]
     batch_size = check_positive_int(batch_size, name="batch_size")
-    output = np.asarray(model.predict(noisy_images.astype(np.float32), batch_size=batch_size, verbose=0))
+    output = predict_batched(model, noisy_images.astype(np.float32), batch_size=batch_size)
     if output.shape != noisy_images.shape:
         raise ValueError(
             f"Expected the model to return images of shape {noisy_images.shape}. Received: shape {output.shape}"

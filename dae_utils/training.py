@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from dae_utils._pipelines import fit_inputs
 from dae_utils._validation import (
     check_image_batch,
     check_positive_int,
@@ -212,11 +213,8 @@ def _fit(
             keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs=None: training.set_epoch(epoch))
         )
     all_callbacks = callbacks + _make_callbacks(output_dir, epochs)
-    if isinstance(training, tuple):  # arrays: Keras batches and shuffles them
-        inputs, targets = training
-        options = {"x": inputs, "y": targets, "batch_size": batch_size, "shuffle": True}
-    else:  # a keras.utils.PyDataset that makes its own batches
-        options = {"x": training}
+    # Arrays are batched and shuffled as Keras does; a PyDataset makes its own batches.
+    options, validation = fit_inputs(training, validation, batch_size=batch_size)
     model.fit(validation_data=validation, epochs=epochs, verbose=0, callbacks=all_callbacks, **options)
     return TrainingResult(model=model, history=all_callbacks[-1].history or {})
 
