@@ -100,3 +100,26 @@ def test_other_backends_get_the_arrays_and_datasets_unchanged(pairs, monkeypatch
     assert not any(isinstance(value, tf.data.Dataset) for value in fit_keywords.values())
     dataset = seeded_batches(10, lambda chosen, generator: (chosen, chosen), batch_size=4, seed=0)
     assert fit_inputs(dataset, pairs, batch_size=4)[0] == {"x": dataset, "shuffle": False}  # its own order
+
+
+def test_keras_own_fit_visits_the_same_order_every_epoch_under_a_global_seed():
+    """What chapter 3 tells its readers about ``shuffle=True`` (Keras 3.15, TensorFlow 2.21).
+
+    If a new Keras reshuffles every epoch, this fails: then chapter 3's sentence and the module's
+    docstring must change, and the pipeline for arrays must follow Keras again."""
+    seen = []
+
+    class Record(keras.layers.Layer):
+        def call(self, inputs, training=None):
+            if training:
+                seen.append(np.asarray(inputs)[:, 0].tolist())
+            return inputs
+
+    keras.utils.set_random_seed(0)
+    rows = np.arange(20, dtype="float32").reshape(20, 1)
+    inputs = keras.Input((1,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(Record()(inputs)))
+    model.compile(optimizer="sgd", loss="mse", run_eagerly=True)
+    model.fit(rows, rows, batch_size=8, epochs=2, shuffle=True, verbose=0)
+    assert len(seen) == 6 and sorted(sum(seen[:3], [])) == list(range(20))
+    assert seen[:3] == seen[3:] and sum(seen[:3], []) != list(range(20))
