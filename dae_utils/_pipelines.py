@@ -1,20 +1,29 @@
-"""What ``model.fit`` reads under TensorFlow: tf.data pipelines with autotuning switched off.
+"""What ``model.fit`` reads: under TensorFlow, tf.data pipelines with autotuning switched off.
 
 Given NumPy arrays or a :class:`keras.utils.PyDataset`, Keras's TensorFlow backend builds a tf.data
 pipeline whose autotuning runs in a background thread. With TensorFlow 2.21 on a CPU, destroying
 that pipeline's iterator (Keras makes new ones at every epoch's end and start) waits for the
-autotuning thread to wake up, and that thread sleeps for longer and longer periods as an epoch goes
-on: the machine sits idle for up to half an epoch before the next one starts. Measured on 2 cores
-(``tools/benchmark_pipelines.py``: the paper's model, 12,850 images, 4 epochs) 78.6 s with Keras's
-pipeline, 56.4 s with this one, and bit-identical weights.
+autotuning thread to wake up (seen in a debugger: the iterator's destructor waits on the thread's
+optimisation loop), and that thread sleeps for longer and longer periods as an epoch goes on: the
+machine can sit idle for tens of seconds before the next epoch starts.
+``tools/benchmark_pipelines.py`` measures it side by side (Keras 3.15.1, TensorFlow 2.21.0, 2 cores,
+the paper's model on 12,850 images, 4 epochs: 78.6 s with Keras's pipeline, 56.4 s with this one,
+bit-identical weights).
 
-The pipeline for arrays batches and shuffles exactly as Keras does (the same permutation ops, so
-the same seed gives the same batches and the same weights) and only switches autotuning off. A
-PyDataset is read in its own order, ``dataset[0]``, ``dataset[1]``, ..., on every backend: Keras
-would also shuffle the order of its batches with Python's ``random``, but the book's datasets
-(:func:`dae_utils.training.seeded_batches`) shuffle their examples themselves, seeded per epoch.
-JAX and PyTorch do not use tf.data: there :func:`fit_inputs` passes the arrays and datasets to
-Keras as they are.
+- **Arrays** are batched and shuffled exactly as Keras does (the same permutation ops, so the same
+  seed gives the same batches and the same weights); only autotuning is off, and floats are cast
+  to ``keras.config.floatx()`` as Keras casts them.
+- **A PyDataset** of the package's kind (finite, one worker, no epoch hooks: see
+  :func:`dae_utils.training.seeded_batches`) is read in its own order, ``dataset[0]``,
+  ``dataset[1]``, ..., one batch prefetched, and so is any PyDataset on JAX and PyTorch
+  (``shuffle=False``). Keras's default would also shuffle the order of the batches, with Python's
+  ``random``; the package's datasets shuffle their examples themselves, seeded by epoch, so that a
+  resumed run reads exactly what an uninterrupted one would have. The checkpoints trained on such
+  datasets before this module existed (``unet``, ``paper_fresh_noise``, ``residual``,
+  ``blind_unet``, ``unet_wide``, ``unet_64``, ``edm_digits``) read their batches in Keras's
+  shuffled order: ``make pretrained`` now trains them on the same batches in another order, so it
+  does not reproduce their weights bit for bit. Any other PyDataset goes to Keras unchanged.
+- **Validation** is read in order, in batches of ``batch_size``, on every backend.
 """
 
 from __future__ import annotations
@@ -30,33 +39,87 @@ def fit_inputs(training: Any, validation: tuple, *, batch_size: int) -> tuple[di
     """The ``model.fit`` keyword arguments for ``training`` and the ``validation_data`` to pass.
 
     Args:
-        training: An ``(inputs, targets)`` pair of arrays (shuffled every epoch, in batches of
-            ``batch_size``), or a :class:`keras.utils.PyDataset` that makes its own batches.
-        validation: An ``(inputs, targets)`` pair evaluated after each epoch, in order.
-        batch_size: Rows per batch of arrays.
+        training: An ``(inputs, targets)`` pair of arrays, with the same number of rows (batches
+            of ``batch_size`` in a shuffled order; see :func:`_shuffled_batches` for when it is
+            drawn), or a :class:`keras.utils.PyDataset` that makes its own batches.
+        validation: An ``(inputs, targets)`` pair evaluated after each epoch, in order, in batches
+            of ``batch_size``.
+        batch_size: Rows per batch of arrays, training and validation.
 
     Returns:
         ``(fit_keywords, validation_data)``.
+
+    Raises:
+        ValueError: If the arrays of ``training`` or of ``validation`` disagree on their number of rows.
     """
     import keras
 
-    if keras.backend.backend() != "tensorflow":
-        if isinstance(training, tuple):
+    training = _as_tuples(training)
+    validation = _as_tuples(validation)
+    arrays = isinstance(training, tuple)
+    if arrays:
+        _check_rows(training, name="training")
+    _check_rows(validation, name="validation")
+    if keras.backend.backend() != "tensorflow" or not (arrays or _plain_dataset(training)):
+        keywords = {"validation_batch_size": batch_size}
+        if arrays:
             inputs, targets = training
-            return {"x": inputs, "y": targets, "batch_size": batch_size, "shuffle": True}, validation
-        return {"x": training, "shuffle": False}, validation  # it shuffles its own examples
-    if isinstance(training, tuple):
-        data = _shuffled_batches(_as_tuples(training), batch_size=batch_size)
-    else:
-        data = _dataset_batches(training)
-    return {"x": data, "shuffle": False}, _ordered_batches(_as_tuples(validation), batch_size=batch_size)
+            return keywords | {"x": inputs, "y": targets, "batch_size": batch_size, "shuffle": True}, validation
+        return keywords | {"x": training, "shuffle": False}, validation  # it orders its own examples
+    data = _shuffled_batches(training, batch_size=batch_size) if arrays else _dataset_batches(training)
+    return {"x": data, "shuffle": False}, _ordered_batches(validation, batch_size=batch_size)
 
 
 def _as_tuples(structure: Any) -> Any:
-    """Lists become tuples (tf.data reads a list as one stacked tensor), arrays stay as they are."""
+    """Lists become tuples (tf.data reads a list as one stacked tensor); dicts and arrays stay."""
     if isinstance(structure, (tuple, list)):
         return tuple(_as_tuples(item) for item in structure)
+    if isinstance(structure, dict):
+        return {key: _as_tuples(value) for key, value in structure.items()}
     return structure
+
+
+def _leaves(structure: Any) -> list[Any]:
+    if isinstance(structure, tuple):
+        return [leaf for item in structure for leaf in _leaves(item)]
+    if isinstance(structure, dict):
+        return [leaf for value in structure.values() for leaf in _leaves(value)]
+    return [structure]
+
+
+def _check_rows(structure: Any, *, name: str) -> int:
+    rows = [len(leaf) for leaf in _leaves(structure)]
+    if not rows or min(rows) != max(rows) or rows[0] == 0:
+        raise ValueError(f"Expected the {name} arrays to have the same number of rows, at least one. Received: {rows}")
+    return rows[0]
+
+
+def _plain_dataset(dataset: Any) -> bool:
+    """A finite, one-worker PyDataset without epoch hooks: the only kind this module reads itself."""
+    import keras
+
+    base = keras.utils.PyDataset
+    return (
+        dataset.num_batches is not None
+        and dataset.workers <= 1
+        and not dataset.use_multiprocessing
+        and type(dataset).on_epoch_begin is base.on_epoch_begin
+        and type(dataset).on_epoch_end is base.on_epoch_end
+    )
+
+
+def _as_floatx(structure: Any) -> Any:
+    """Floating arrays cast to ``keras.config.floatx()``, as Keras's own pipeline casts them."""
+    import keras
+    import tensorflow as tf
+
+    def convert(array: Any) -> Any:
+        array = np.asarray(array)
+        if np.issubdtype(array.dtype, np.floating):
+            array = array.astype(keras.config.floatx(), copy=False)
+        return tf.convert_to_tensor(array)
+
+    return tf.nest.map_structure(convert, structure)
 
 
 def _without_autotuning(dataset: Any) -> Any:
@@ -68,29 +131,10 @@ def _without_autotuning(dataset: Any) -> Any:
     return dataset.with_options(options)
 
 
-def _rows(structure: Any) -> int:
+def _batch_indices(count: int, *, batch_size: int) -> Any:
+    """One shuffled permutation per iterator, as full batches of indices and a last partial one."""
     import tensorflow as tf
 
-    return len(tf.nest.flatten(structure)[0])
-
-
-def _shuffled_batches(arrays: tuple, *, batch_size: int) -> Any:
-    """Keras's shuffled batches of arrays (``keras.src.trainers.data_adapters.ArrayDataAdapter``).
-
-    Every iterator draws one permutation (``tf.random.shuffle``), cuts it into full batches and a
-    last partial one, and gathers each batch from the arrays. The number of batches is declared,
-    as Keras's pipeline declares it, so that Keras makes its iterators at the same moments.
-
-    As in Keras's pipeline (Keras 3.15, TensorFlow 2.21), once the global seed is set
-    (``keras.utils.set_random_seed``) every iterator draws the *same* permutation: each epoch
-    visits the batches in the same order, so ``shuffle=True`` shuffles once per run, not once
-    per epoch (``tests/test_pipelines.py`` checks it). The book's array-trained checkpoints were
-    trained so; the datasets of :func:`dae_utils.training.seeded_batches` draw a new order every
-    epoch.
-    """
-    import tensorflow as tf
-
-    count = _rows(arrays)
     full = count // batch_size
 
     @tf.autograph.experimental.do_not_convert  # plain TensorFlow ops: nothing for AutoGraph to convert
@@ -104,9 +148,29 @@ def _shuffled_batches(arrays: tuple, *, batch_size: int) -> Any:
             batches = batches.concatenate(tf.data.Dataset.from_tensors(indices[full * batch_size :]))
         return batches
 
-    indices = tf.data.Dataset.range(1).map(permutation).prefetch(1).flat_map(batches_of)
-    tensors = tf.nest.map_structure(tf.convert_to_tensor, arrays)
-    pairs = tf.data.Dataset.zip((indices, tf.data.Dataset.from_tensors(tensors).repeat()))
+    return tf.data.Dataset.range(1).map(permutation).prefetch(1).flat_map(batches_of)
+
+
+def _shuffled_batches(arrays: tuple, *, batch_size: int) -> Any:
+    """Keras's shuffled batches of arrays (``keras.src.trainers.data_adapters.ArrayDataAdapter``).
+
+    Every iterator draws one permutation (``tf.random.shuffle``), cuts it into full batches and a
+    last partial one, and gathers each batch from the arrays. The number of batches is declared
+    (Keras knows it from its adapter) so that Keras makes its iterators at the same moments.
+
+    As in Keras's pipeline (Keras 3.15, TensorFlow 2.21), once the global seed is set
+    (``keras.utils.set_random_seed``) every iterator draws the *same* permutation: each epoch
+    visits the batches in the same order, so ``shuffle=True`` shuffles once per run, not once
+    per epoch (``tests/test_pipelines.py`` checks it). The book's array-trained checkpoints were
+    trained so; the datasets of :func:`dae_utils.training.seeded_batches` draw a new order every
+    epoch.
+    """
+    import tensorflow as tf
+
+    count = _check_rows(arrays, name="training")
+    pairs = tf.data.Dataset.zip(
+        (_batch_indices(count, batch_size=batch_size), tf.data.Dataset.from_tensors(_as_floatx(arrays)).repeat())
+    )
 
     @tf.autograph.experimental.do_not_convert
     def gather(chosen: Any, data: Any) -> Any:
@@ -120,14 +184,16 @@ def _shuffled_batches(arrays: tuple, *, batch_size: int) -> Any:
 def _ordered_batches(arrays: tuple, *, batch_size: int) -> Any:
     import tensorflow as tf
 
-    return _without_autotuning(tf.data.Dataset.from_tensor_slices(arrays).batch(batch_size))
+    return _without_autotuning(tf.data.Dataset.from_tensor_slices(_as_floatx(arrays)).batch(batch_size))
 
 
 def _dataset_batches(dataset: Any) -> Any:
-    """A :class:`keras.utils.PyDataset`'s batches, in order, one batch prefetched.
+    """A PyDataset's batches, ``dataset[0]``, ``dataset[1]``, ..., one batch prefetched.
 
-    Like Keras's own pipeline, every iterator calls ``dataset[0]``, ``dataset[1]``, ... afresh, so a
-    dataset that draws new batches every epoch (``set_epoch``) is read after it has moved on.
+    Every iterator calls ``dataset[0]``, ``dataset[1]``, ... afresh, from its first ``next()``
+    (tf.data starts prefetching then, not when the iterator is made): Keras makes an iterator at
+    an epoch's end and another at the next epoch's start, after the callbacks' ``on_epoch_begin``,
+    so a dataset moved on by ``set_epoch`` in that callback is read at its new epoch.
     """
     import tensorflow as tf
 

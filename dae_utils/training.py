@@ -140,9 +140,10 @@ def fit(
 ) -> TrainingResult:
     """Train a compiled denoiser with ``model.fit``, checkpointing into ``output_dir``.
 
-    Runs ``model.fit(noisy_images, clean_images, validation_data=...,
-    shuffle=True, verbose=0)`` after seeding, prints one line per epoch, and
-    resumes an interrupted run found in ``output_dir``.
+    Runs ``model.fit(noisy_images, clean_images, validation_data=..., shuffle=True,
+    verbose=0)`` after seeding (under TensorFlow on the same batches through a pipeline without
+    autotuning: see :mod:`dae_utils._pipelines`), prints one line per epoch, and resumes an
+    interrupted run found in ``output_dir``.
 
     Args:
         model: A compiled :class:`keras.Model`.

@@ -42,6 +42,43 @@ def test_arrays_train_exactly_as_with_keras_own_pipeline(pairs):
     assert other_seed != weights
 
 
+def _classifier(inputs):
+    flat = [keras.layers.Flatten()(tensor) for tensor in inputs]
+    merged = keras.layers.Concatenate()(flat) if len(flat) > 1 else flat[0]
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(merged))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def test_a_tuple_of_inputs_and_integer_labels_train_exactly_as_with_keras(pairs):
+    """Part III's shapes: several inputs (a tuple) and integer targets, float64 images cast to float32."""
+    images = pairs[0].astype("float64")
+    inputs = (images, images[:, :4, :4])
+    labels = (np.arange(70) % 3).astype("uint8")
+
+    def train(make_inputs):
+        set_seed(2)
+        fit_keywords, validation = make_inputs()
+        model = _classifier([keras.Input((8, 8, 1)), keras.Input((4, 4, 1))])
+        model.fit(validation_data=validation, epochs=2, verbose=0, **fit_keywords)
+        return b"".join(np.asarray(w).tobytes() for w in model.get_weights())
+
+    keras_keywords = {"x": inputs, "y": labels, "batch_size": 16, "shuffle": True}
+    assert train(lambda: fit_inputs((inputs, labels), (inputs, labels), batch_size=16)) == train(
+        lambda: (keras_keywords, (inputs, labels))
+    )
+    set_seed(2)
+    batch = next(iter(fit_inputs((inputs, labels), (inputs, labels), batch_size=16)[0]["x"]))
+    assert batch[0][0].dtype == tf.float32 and batch[1].dtype == tf.uint8
+
+
+def test_arrays_with_different_numbers_of_rows_are_refused(pairs):
+    with pytest.raises(ValueError, match=r"same number of rows.*Received: \[70, 69\]"):
+        fit_inputs((pairs[0], pairs[1][:69]), pairs, batch_size=16)
+    with pytest.raises(ValueError, match="validation arrays"):
+        fit_inputs(pairs, (pairs[0][:5], pairs[1][:6]), batch_size=16)
+
+
 def test_each_epoch_is_one_permutation_in_full_batches_and_a_last_partial_one(pairs):
     """Like Keras's own pipeline under a global seed: the same permutation every epoch (see the module)."""
     set_seed(0)
@@ -92,14 +129,46 @@ def test_a_py_dataset_is_read_in_order_after_it_moves_to_the_next_epoch():
     assert not np.array_equal(np.concatenate(read), np.arange(10))  # epoch 1 is shuffled
 
 
+def test_an_iterator_made_before_set_epoch_reads_the_new_epoch():
+    """Keras makes the next epoch's iterator before the callback moves the dataset on."""
+    dataset = seeded_batches(12, lambda chosen, generator: (chosen[:, None], chosen[:, None]), batch_size=4, seed=1)
+    pipeline = fit_inputs(dataset, (np.zeros((4, 1)), np.zeros((4, 1))), batch_size=4)[0]["x"]
+    iterator = iter(pipeline)
+    dataset.set_epoch(1)
+    first, _ = next(iterator)
+    np.testing.assert_array_equal(np.asarray(first)[:, 0], dataset.order[:4])
+    assert not np.array_equal(dataset.order, np.random.default_rng([1, 0]).permutation(12))
+
+
+def test_py_datasets_with_workers_or_epoch_hooks_go_to_keras_unchanged(pairs):
+    class Hooked(keras.utils.PyDataset):
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, index):
+            return pairs[0][:4], pairs[1][:4]
+
+        def on_epoch_end(self):
+            pass
+
+    hooked = Hooked()
+    threaded = seeded_batches(8, lambda chosen, generator: (pairs[0][chosen], pairs[1][chosen]), batch_size=4, seed=0)
+    threaded.workers = 2
+    for dataset in (hooked, threaded):
+        fit_keywords, validation = fit_inputs(dataset, pairs, batch_size=4)
+        assert fit_keywords["x"] is dataset and validation == pairs
+
+
 def test_other_backends_get_the_arrays_and_datasets_unchanged(pairs, monkeypatch):
     monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
     fit_keywords, validation = fit_inputs(pairs, pairs, batch_size=16)
-    assert fit_keywords["x"] is pairs[0] and fit_keywords["y"] is pairs[1] and validation is pairs
+    assert fit_keywords["x"] is pairs[0] and fit_keywords["y"] is pairs[1] and validation == pairs
     assert fit_keywords["shuffle"] is True and fit_keywords["batch_size"] == 16
     assert not any(isinstance(value, tf.data.Dataset) for value in fit_keywords.values())
+    assert fit_keywords["validation_batch_size"] == 16
     dataset = seeded_batches(10, lambda chosen, generator: (chosen, chosen), batch_size=4, seed=0)
-    assert fit_inputs(dataset, pairs, batch_size=4)[0] == {"x": dataset, "shuffle": False}  # its own order
+    expected = {"x": dataset, "shuffle": False, "validation_batch_size": 4}  # read in its own order
+    assert fit_inputs(dataset, pairs, batch_size=4)[0] == expected
 
 
 def test_keras_own_fit_visits_the_same_order_every_epoch_under_a_global_seed():
