@@ -44,7 +44,7 @@ from dae_utils.widgets import NO_WIDGETS_VARIABLE
 
 ROOT = Path(__file__).resolve().parent.parent
 # A cell that hangs fails the build instead of blocking it (chapter 3's training cell, the
-# longest, took 17 to 19 minutes on 2 CPU cores in the last builds).
+# longest, took 14 minutes on 2 CPU cores in the last build, 17 to 19 before the training pipeline lost its stalls).
 CELL_TIMEOUT_SECONDS = 3600
 #: Chapter 11's Heun steps in the quick profile, also one of the step counts it sweeps there.
 QUICK_SAMPLER_STEPS = 6
