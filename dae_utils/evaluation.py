@@ -30,8 +30,9 @@ def noisy_test_images(
 def denoise(model: Any, noisy_images: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
     """Denoise in batches (``model.predict_on_batch``) and return float32 images clipped to [0, 1].
 
-    ``model.predict`` gives the same numbers, but under TensorFlow it builds a tf.data pipeline
-    on every call, whose teardown can leave the machine idle for seconds (see
+    ``model.predict`` computes the same thing (equal up to float rounding; the shipped checkpoints
+    re-score their manifests either way), but under TensorFlow it builds a tf.data pipeline on
+    every call, whose teardown can leave the machine idle for seconds (see
     :mod:`dae_utils._pipelines`); batches of a few fixed shapes are traced once.
 
     Args:
