@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from dae_utils._validation import check_same_rows
+
 __all__ = ["predict_batched", "predict_padded"]
 
 
@@ -35,12 +37,9 @@ def predict_batched(model: Any, inputs: Any, *, batch_size: int) -> np.ndarray:
     """
     several = isinstance(inputs, (tuple, list))
     arrays = tuple(inputs) if several else (inputs,)
-    rows = {len(array) for array in arrays}
-    if len(rows) != 1 or 0 in rows:
-        counts = [len(array) for array in arrays]
-        raise ValueError(f"Expected inputs with the same number of rows, at least one. Received: rows {counts}")
+    rows = check_same_rows(arrays, name="the inputs")
     parts = []
-    for start in range(0, len(arrays[0]), batch_size):
+    for start in range(0, rows, batch_size):
         batch = tuple(array[start : start + batch_size] for array in arrays)
         parts.append(predict_padded(model, batch if several else batch[0], limit=batch_size))
     return np.concatenate(parts)

@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from dae_utils._validation import check_same_rows
+
 __all__ = ["fit_inputs"]
 
 
@@ -54,44 +56,19 @@ def fit_inputs(training: Any, validation: tuple, *, batch_size: int) -> tuple[di
     """
     import keras
 
-    training = _as_tuples(training)
-    validation = _as_tuples(validation)
+    training = keras.tree.lists_to_tuples(training)  # tf.data would read a list as one stacked tensor
+    validation = keras.tree.lists_to_tuples(validation)
     arrays = isinstance(training, tuple)
-    if arrays:
-        _check_rows(training, name="training")
-    _check_rows(validation, name="validation")
+    rows = check_same_rows(training, name="the training arrays") if arrays else None
+    check_same_rows(validation, name="the validation arrays")
     if keras.backend.backend() != "tensorflow" or not (arrays or _plain_dataset(training)):
         keywords = {"validation_batch_size": batch_size}
         if arrays:
             inputs, targets = training
             return keywords | {"x": inputs, "y": targets, "batch_size": batch_size, "shuffle": True}, validation
         return keywords | {"x": training, "shuffle": False}, validation  # it orders its own examples
-    data = _shuffled_batches(training, batch_size=batch_size) if arrays else _dataset_batches(training)
+    data = _shuffled_batches(training, rows=rows, batch_size=batch_size) if arrays else _dataset_batches(training)
     return {"x": data, "shuffle": False}, _ordered_batches(validation, batch_size=batch_size)
-
-
-def _as_tuples(structure: Any) -> Any:
-    """Lists become tuples (tf.data reads a list as one stacked tensor); dicts and arrays stay."""
-    if isinstance(structure, (tuple, list)):
-        return tuple(_as_tuples(item) for item in structure)
-    if isinstance(structure, dict):
-        return {key: _as_tuples(value) for key, value in structure.items()}
-    return structure
-
-
-def _leaves(structure: Any) -> list[Any]:
-    if isinstance(structure, tuple):
-        return [leaf for item in structure for leaf in _leaves(item)]
-    if isinstance(structure, dict):
-        return [leaf for value in structure.values() for leaf in _leaves(value)]
-    return [structure]
-
-
-def _check_rows(structure: Any, *, name: str) -> int:
-    rows = [len(leaf) for leaf in _leaves(structure)]
-    if not rows or min(rows) != max(rows) or rows[0] == 0:
-        raise ValueError(f"Expected the {name} arrays to have the same number of rows, at least one. Received: {rows}")
-    return rows[0]
 
 
 def _plain_dataset(dataset: Any) -> bool:
@@ -151,7 +128,7 @@ def _batch_indices(count: int, *, batch_size: int) -> Any:
     return tf.data.Dataset.range(1).map(permutation).prefetch(1).flat_map(batches_of)
 
 
-def _shuffled_batches(arrays: tuple, *, batch_size: int) -> Any:
+def _shuffled_batches(arrays: tuple, *, rows: int, batch_size: int) -> Any:
     """Keras's shuffled batches of arrays (``keras.src.trainers.data_adapters.ArrayDataAdapter``).
 
     Every iterator draws one permutation (``tf.random.shuffle``), cuts it into full batches and a
@@ -167,9 +144,8 @@ def _shuffled_batches(arrays: tuple, *, batch_size: int) -> Any:
     """
     import tensorflow as tf
 
-    count = _check_rows(arrays, name="training")
     pairs = tf.data.Dataset.zip(
-        (_batch_indices(count, batch_size=batch_size), tf.data.Dataset.from_tensors(_as_floatx(arrays)).repeat())
+        (_batch_indices(rows, batch_size=batch_size), tf.data.Dataset.from_tensors(_as_floatx(arrays)).repeat())
     )
 
     @tf.autograph.experimental.do_not_convert
@@ -177,7 +153,7 @@ def _shuffled_batches(arrays: tuple, *, batch_size: int) -> Any:
         return tf.nest.map_structure(lambda array: tf.gather(array, chosen), data)
 
     batches = pairs.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
-    batches = batches.apply(tf.data.experimental.assert_cardinality(-(-count // batch_size)))
+    batches = batches.apply(tf.data.experimental.assert_cardinality(-(-rows // batch_size)))
     return _without_autotuning(batches)
 
 
@@ -195,16 +171,17 @@ def _dataset_batches(dataset: Any) -> Any:
     an epoch's end and another at the next epoch's start, after the callbacks' ``on_epoch_begin``,
     so a dataset moved on by ``set_epoch`` in that callback is read at its new epoch.
     """
+    import keras
     import tensorflow as tf
 
-    first = _as_tuples(dataset[0])
+    first = keras.tree.lists_to_tuples(dataset[0])
     signature = tf.nest.map_structure(
         lambda array: tf.TensorSpec((None, *np.shape(array)[1:]), tf.as_dtype(np.asarray(array).dtype)), first
     )
 
     def batches() -> Any:
         for index in range(len(dataset)):
-            yield _as_tuples(dataset[index])
+            yield keras.tree.lists_to_tuples(dataset[index])
 
     generated = tf.data.Dataset.from_generator(batches, output_signature=signature).prefetch(1)
     return _without_autotuning(generated.apply(tf.data.experimental.assert_cardinality(len(dataset))))

@@ -142,3 +142,16 @@ def check_same_shape(first: np.ndarray, second: np.ndarray, *, names: tuple[str,
         raise ValueError(
             f"Expected `{names[0]}` and `{names[1]}` to have the same shape. Received: {first.shape} and {second.shape}"
         )
+
+
+def check_same_rows(arrays: Any, *, name: str) -> int:
+    """The number of rows shared by every array of a (nested) tuple, list or dict; at least one.
+
+    Raises ``ValueError`` naming ``name`` and the rows received when they disagree or are zero.
+    """
+    import keras
+
+    rows = [len(array) for array in keras.tree.flatten(arrays)]
+    if not rows or min(rows) != max(rows) or rows[0] == 0:
+        raise ValueError(f"Expected {name} to have the same number of rows, at least one. Received: {rows}")
+    return rows[0]
