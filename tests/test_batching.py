@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from dae_utils._batching import predict_batched, predict_padded
+from dae_utils._batching import padded_size, predict_batched, predict_padded
 
 
 class ShapeRecorder:
@@ -36,14 +36,26 @@ def test_batches_of_several_inputs_equal_one_call_on_all_rows():
         np.testing.assert_allclose(batched, expected, rtol=1e-6)
 
 
-def test_slices_are_padded_to_a_power_of_two_and_cut_back():
+def test_slices_are_padded_and_cut_back():
     model = ShapeRecorder()
     rows = np.arange(33, dtype="float32").reshape(11, 3)
     np.testing.assert_allclose(predict_batched(model, rows, batch_size=4)[:, 0], rows.sum(axis=1))
-    assert model.sizes == [4, 4, 4]  # the last slice of 3 padded to 4
+    assert model.sizes == [4, 4, 3]  # up to 4 rows are not padded
     model.sizes.clear()
-    np.testing.assert_allclose(predict_padded(model, rows[:5], limit=8)[:, 0], rows[:5].sum(axis=1))
-    assert model.sizes == [8]
+    np.testing.assert_allclose(predict_batched(model, rows, batch_size=8)[:, 0], rows.sum(axis=1))
+    assert model.sizes == [8, 3]
+    model.sizes.clear()
+    np.testing.assert_allclose(predict_padded(model, rows[:9], limit=16)[:, 0], rows[:9].sum(axis=1))
+    assert model.sizes == [10]
+
+
+def test_padding_adds_less_than_a_quarter_with_four_sizes_per_doubling():
+    sizes = {count: padded_size(count, limit=1024) for count in range(1, 1025)}
+    for count, size in sizes.items():
+        assert count <= size < count + max(count / 4, 1), count
+    assert [sizes[count] for count in (5, 9, 40, 100, 129, 244)] == [5, 10, 40, 112, 160, 256]
+    assert len({size for size in sizes.values() if 64 < size <= 128}) == 4  # 80, 96, 112, 128
+    assert padded_size(9, limit=9) == 9 and padded_size(300, limit=256) == 300  # never padded past the limit
 
 
 @pytest.mark.parametrize(
