@@ -55,6 +55,7 @@ from dae_utils.generative import (
 
 __all__ = [
     "BEST_DENOISER",
+    "DENSE_CODE_SIZES",
     "DROPOUT_SELECTION",
     "PRECISIONS",
     "PROTOCOLS",
@@ -72,14 +73,19 @@ __all__ = [
 ]
 
 #: Version of the manifest and selection-record format written by :func:`run` and :func:`select`.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: Training precisions a recipe may ask for (Keras dtype policies).
 PRECISIONS = ("float32", "mixed_bfloat16")
 #: Where a recipe fits, follows its loss and is ranked (see the module docstring).
 PROTOCOLS = ("validation", "paper")
-#: Architectures of the paper's task (noisy image in, clean image out).
+#: Architectures of the paper's task (noisy image in, clean image out), ranked for the best denoiser.
 DENOISER_ARCHITECTURES = ("paper", "unet", "residual")
-ARCHITECTURES = (*DENOISER_ARCHITECTURES, "classifier", "edm_unet")
+#: Fully connected denoising autoencoders with a narrow code (chapter 6's bottleneck experiment):
+#: denoisers of the paper's task too, but not candidates for the best denoiser.
+CODE_ARCHITECTURES = ("dense",)
+ARCHITECTURES = (*DENOISER_ARCHITECTURES, *CODE_ARCHITECTURES, "classifier", "edm_unet")
+#: Code sizes of the shipped dense autoencoders (chapter 6); 2 can be drawn in a plane.
+DENSE_CODE_SIZES = (2, 8, 32, 128)
 LOSSES = ("binary_crossentropy", "mean_squared_error", "sparse_categorical_crossentropy")
 #: The only loss that each architecture past the paper's task trains with.
 _FIXED_LOSS = {"classifier": "sparse_categorical_crossentropy", "edm_unet": "mean_squared_error"}
@@ -101,7 +107,8 @@ class Recipe:
         title: What the book calls it.
         architecture: ``"paper"`` (:func:`~dae_utils.models.build_paper_autoencoder`),
             ``"unet"`` (:func:`~dae_utils.models.build_unet`), ``"residual"``
-            (:func:`~dae_utils.models.build_residual_denoiser`), ``"classifier"``
+            (:func:`~dae_utils.models.build_residual_denoiser`), ``"dense"``
+            (:func:`~dae_utils.models.build_dense_autoencoder`), ``"classifier"``
             (:func:`~dae_utils.models.build_classifier`) or ``"edm_unet"``
             (:func:`~dae_utils.generative.build_edm_unet`).
         loss: Keras loss name: ``"binary_crossentropy"`` (the paper's) or ``"mean_squared_error"``;
@@ -125,6 +132,8 @@ class Recipe:
             required: the unconditional denoiser learns from those examples); ``None`` elsewhere.
         p_mean: Mean of ``ln sigma``, the log noise level of EDM's training examples (``"edm_unet"``
             only, where it is required); ``None`` elsewhere.
+        code_size: Numbers in the code of a ``"dense"`` autoencoder (required there); ``None``
+            elsewhere.
     """
 
     name: str
@@ -145,6 +154,7 @@ class Recipe:
     protocol: str = "validation"
     label_dropout: float | None = None
     p_mean: float | None = None
+    code_size: int | None = None
 
     def __post_init__(self) -> None:
         for field, allowed in (
@@ -186,6 +196,14 @@ class Recipe:
                 )
             if value is not None:  # stored as the float the manifest records
                 object.__setattr__(self, field, check(value))
+        if (self.code_size is None) == (self.architecture == "dense"):
+            expected = " (a positive int)" if self.architecture == "dense" else "=None"
+            raise ValueError(
+                f"Expected code_size{expected} for architecture {self.architecture!r} (only the dense "
+                f"autoencoder has a code). Received: code_size={self.code_size!r}"
+            )
+        if self.code_size is not None:
+            check_positive_int(self.code_size, name="code_size")
         if self.dropout_rate is not None and self.architecture != "paper":
             raise ValueError(
                 f"Expected dropout_rate=None for architecture {self.architecture!r} (only the paper's model "
@@ -216,12 +234,15 @@ class Recipe:
             "paper": models.build_paper_autoencoder,
             "unet": models.build_unet,
             "residual": models.build_residual_denoiser,
+            "dense": models.build_dense_autoencoder,
             "classifier": models.build_classifier,
             "edm_unet": build_edm_unet,
         }
         options: dict[str, Any] = {} if self.filters is None else {"filters": self.filters}
         if self.dropout_rate is not None:
             options["dropout_rate"] = self.dropout_rate
+        if self.code_size is not None:
+            options["code_size"] = self.code_size
         previous = keras.mixed_precision.global_policy()
         keras.mixed_precision.set_global_policy(precision)
         try:
@@ -271,6 +292,11 @@ RECIPES: tuple[Recipe, ...] = (
         learning_rate="cosine",
         precision="mixed_bfloat16",
         epochs=36,
+    ),
+    # Chapter 6: the paper's loss, optimiser, batch size, epochs and noise, through a code of k numbers.
+    *(
+        Recipe(f"dense_{size}", f"dense autoencoder, code of {size}", "dense", code_size=size)
+        for size in DENSE_CODE_SIZES
     ),
     # Part III. The classifier comes first: scoring the generator needs it.
     Recipe(
@@ -484,9 +510,10 @@ def run(recipe: Recipe | str, *, output_dir: str | Path, work_dir: str | Path, c
         result = fit_fresh_noise(model, clean, noise_std=recipe.noise_std, **options)
     else:
         result = fit(model, noisy, clean, **options)
-    if recipe.precision != "float32":  # score and save a float32 copy: same weights, same numbers everywhere
-        trained, model = model, recipe.build()
-        model.set_weights(trained.get_weights())
+    # Score and save an uncompiled float32 copy: the same weights and numbers, in a file without the
+    # optimiser's state, which nothing that loads a finished checkpoint reads (it would triple the file).
+    trained, model = model, recipe.build()
+    model.set_weights(trained.get_weights())
     return _save(recipe, model, result.history, split, len(clean), output_dir=Path(output_dir), command=command)
 
 

@@ -20,6 +20,7 @@ from dae_utils.models import multiply_adds
 from dae_utils.recipes import (
     BEST_DENOISER,
     CLASSIFIER,
+    CODE_ARCHITECTURES,
     DENOISER_ARCHITECTURES,
     DROPOUT_SELECTION,
     RECIPES,
@@ -56,7 +57,10 @@ def splits():
     return {dataset: load_split(dataset) for dataset in ("mnist", "fashion_mnist")}
 
 
-DENOISER_CHECKPOINTS = [path for path in CHECKPOINTS if get_recipe(path.stem).architecture in DENOISER_ARCHITECTURES]
+#: Every checkpoint of the paper's task (noisy image in, clean image out), the dense autoencoders included.
+DENOISER_CHECKPOINTS = [
+    path for path in CHECKPOINTS if get_recipe(path.stem).architecture in (*DENOISER_ARCHITECTURES, *CODE_ARCHITECTURES)
+]
 
 
 #: Set to 1 (``make test-rescore``) to re-score every denoiser on the whole test and validation sets its

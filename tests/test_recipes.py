@@ -1,9 +1,12 @@
 """Recipes, the one training run and the one selection, on small synthetic data (the real split is `slow`)."""
 
 import dataclasses
+import io
 import json
 import re
+import zipfile
 
+import h5py
 import keras
 import numpy as np
 import pytest
@@ -11,10 +14,12 @@ import pytest
 from dae_utils.artifacts import pretrained_path, read_json, read_manifest
 from dae_utils.config import PAPER
 from dae_utils.data import VALIDATION_START
+from dae_utils.models import CODE_LAYER
 from dae_utils.noise import add_gaussian_noise
 from dae_utils.recipes import (
     BEST_DENOISER,
     CLASSIFIER,
+    DENSE_CODE_SIZES,
     PAPER_RECIPE,
     RECIPES,
     SCHEMA_VERSION,
@@ -65,6 +70,18 @@ def test_a_recipe_width_reaches_the_builder():
     assert wide.get_layer("encoder_1_conv_1").filters == 32 and default.get_layer("encoder_1_conv_1").filters == 16
 
 
+def test_the_dense_recipes_are_the_papers_training_through_a_code_and_no_best_denoiser_candidates():
+    dense = [recipe for recipe in RECIPES if recipe.architecture == "dense"]
+    assert [recipe.code_size for recipe in dense] == list(DENSE_CODE_SIZES)
+    for recipe in dense:
+        model = recipe.build()
+        assert model.name == recipe.name and model.get_layer(CODE_LAYER).units == recipe.code_size
+        assert dataclasses.replace(recipe, name="x", title="x", architecture="paper", code_size=None) == (
+            dataclasses.replace(get_recipe("paper_validation"), name="x", title="x")
+        )  # the paper's loss, noise, epochs, batch size, seed and protocol
+    assert not set(candidates_of(BEST_DENOISER)) & {recipe.name for recipe in dense}
+
+
 def test_the_cosine_learning_rate_falls_from_0_001_to_0_00001():
     config = get_recipe("unet_wide").optimizer(steps=100).get_config()["learning_rate"]
     schedule = keras.optimizers.schedules.deserialize(config)
@@ -94,6 +111,9 @@ def test_the_cosine_learning_rate_falls_from_0_001_to_0_00001():
             "Received: label_dropout=1.0",
         ),
         ({"p_mean": -1.2}, "Expected p_mean=None for architecture 'paper'"),
+        ({"code_size": 32}, "Expected code_size=None for architecture 'paper'"),
+        ({"architecture": "dense"}, "Expected code_size (a positive int) for architecture 'dense'"),
+        ({"architecture": "dense", "code_size": 0}, "Expected `code_size` to be a positive integer"),
         (
             {"architecture": "edm_unet", "loss": "mean_squared_error", "label_dropout": 0.5},
             "Expected p_mean to be a finite number for architecture 'edm_unet'",
@@ -149,6 +169,10 @@ def test_run_writes_a_model_a_history_and_a_manifest_of_the_schema(synthetic, tm
     assert history["loss"] == [manifest["final_loss"]]
     model = keras.models.load_model(tmp_path / "residual.keras", safe_mode=True, compile=False)
     assert model.count_params() == manifest["parameters"]
+    with zipfile.ZipFile(tmp_path / "residual.keras") as archive:
+        assert not json.loads(archive.read("config.json")).get("compile_config")  # shipped uncompiled,
+        with h5py.File(io.BytesIO(archive.read("model.weights.h5"))) as weights:
+            assert "optimizer" not in weights  # without the optimiser's state
     assert sorted(path.name for path in (tmp_path / "run").iterdir()) == ["history.json"]  # no second model
     assert "epoch   1/1" in capsys.readouterr().out
 
