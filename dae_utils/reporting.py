@@ -2,7 +2,8 @@
 
 Chapters 7 and 8 score shipped checkpoints (see :mod:`dae_utils.recipes`) and show them in the same
 table; :func:`recipe_record` gathers what the table and the figures need from a manifest (the
-training cost) and from scores measured in the notebook (the quality), and :func:`results_markdown`
+training cost, the validation score) and from scores measured in the notebook (the test score, and
+the validation score where a chapter measures it again), and :func:`results_markdown`
 renders the records, sorted by validation PSNR. :func:`listed` and :func:`counted` write the small
 pieces of prose that chapters build their glued sentences from.
 """
@@ -28,8 +29,10 @@ def recipe_record(title: str, manifest: Mapping[str, Any], scores: Mapping[str, 
 
     Args:
         title: What the book calls the recipe.
-        manifest: The checkpoint's manifest (its cost: multiply-adds, seconds per epoch, training time).
-        scores: ``{"validation": Evaluation, "test": Evaluation}`` measured in the notebook.
+        manifest: The checkpoint's manifest (its cost: multiply-adds, seconds per epoch, training time;
+            and its validation scores, those that :func:`~dae_utils.recipes.select` ranks).
+        scores: ``{"test": Evaluation}`` measured in the notebook, with ``"validation"`` too where
+            the notebook measures it again; without it, the manifest's validation scores are used.
 
     Returns:
         A dict of plain floats: ``title``, ``multiply_adds``, ``seconds_per_epoch``,
@@ -37,16 +40,20 @@ def recipe_record(title: str, manifest: Mapping[str, Any], scores: Mapping[str, 
         ``psnr_halfwidth`` (of the test PSNR's 95% interval) and ``ssim``.
 
     Raises:
-        KeyError: If ``scores`` lacks ``"validation"`` or ``"test"``.
+        KeyError: If ``scores`` lacks ``"test"``, or neither ``scores`` nor the manifest has a
+            validation score (a run of the paper's protocol has none).
     """
-    validation, test = scores["validation"], scores["test"]
+    test = scores["test"]
+    validation = scores["validation"].to_dict() if "validation" in scores else manifest["metrics"]["validation"]
+    if validation is None:
+        raise KeyError(f"validation: {title!r} has no validation score (the paper's protocol); measure one")
     return {
         "title": title,
         "multiply_adds": manifest["multiply_adds"],
         "seconds_per_epoch": manifest["seconds_per_epoch"],
         "training_minutes": manifest["training_seconds"] / 60,
-        "validation_psnr": validation.psnr.mean,
-        "validation_ssim": validation.ssim.mean,
+        "validation_psnr": validation["psnr"]["mean"],
+        "validation_ssim": validation["ssim"]["mean"],
         "psnr": test.psnr.mean,
         "psnr_halfwidth": test.psnr.mean - test.psnr.ci95_low,
         "ssim": test.ssim.mean,

@@ -10,7 +10,10 @@ from dae_utils.reporting import counted, listed, recipe_record, results_markdown
 
 
 def _scores(mean: float, low: float, ssim: float) -> SimpleNamespace:
-    return SimpleNamespace(psnr=SimpleNamespace(mean=mean, ci95_low=low), ssim=SimpleNamespace(mean=ssim))
+    summary = {"n": 100, "psnr": {"mean": mean, "ci95_low": low}, "ssim": {"mean": ssim}}
+    return SimpleNamespace(
+        psnr=SimpleNamespace(mean=mean, ci95_low=low), ssim=SimpleNamespace(mean=ssim), to_dict=lambda: summary
+    )
 
 
 MANIFEST = {"multiply_adds": 2_500_000, "seconds_per_epoch": 41.6, "training_seconds": 900.0}
@@ -24,8 +27,19 @@ def test_a_record_takes_the_cost_from_the_manifest_and_the_quality_from_the_scor
     assert record["validation_psnr"] == 21.0
     assert record["psnr"] == 20.5
     assert record["psnr_halfwidth"] == pytest.approx(0.3)
-    with pytest.raises(KeyError):
-        recipe_record("U-Net", MANIFEST, {"test": _scores(20.5, 20.2, 0.88)})
+    with pytest.raises(KeyError, match="test"):
+        recipe_record("U-Net", MANIFEST, {"validation": _scores(21.0, 20.8, 0.9)})
+
+
+def test_without_a_measured_validation_score_the_manifests_is_used():
+    manifest = MANIFEST | {"metrics": {"validation": _scores(21.5, 21.3, 0.91).to_dict()}}
+    record = recipe_record("U-Net", manifest, {"test": _scores(20.5, 20.2, 0.88)})
+    assert (record["validation_psnr"], record["validation_ssim"], record["psnr"]) == (21.5, 0.91, 20.5)
+    both = {"validation": _scores(21.0, 20.8, 0.9), "test": _scores(20.5, 20.2, 0.88)}
+    measured = recipe_record("U-Net", manifest, both)
+    assert measured["validation_psnr"] == 21.0  # a score measured in the notebook comes first
+    with pytest.raises(KeyError, match="the paper's protocol"):
+        recipe_record("paper", MANIFEST | {"metrics": {"validation": None}}, {"test": _scores(20.5, 20.2, 0.88)})
 
 
 def test_the_table_sorts_by_validation_psnr_worst_first():
