@@ -146,7 +146,7 @@ def pretrained_dir() -> Path:
     """The folder the book loads checkpoints from: ``$DAE_PRETRAINED_DIR`` if set, else :data:`PRETRAINED_DIR`.
 
     Set the variable to evaluate checkpoints you trained yourself (``make pretrained`` into another
-    folder, or ``python -m dae_utils train-variant NAME --output-dir DIR``) with the book's notebooks.
+    folder, or ``python -m dae_utils train NAME --output-dir DIR``) with the book's notebooks.
     """
     override = os.environ.get("DAE_PRETRAINED_DIR")
     return Path(override).expanduser() if override else PRETRAINED_DIR

@@ -14,6 +14,7 @@ All four map (None, H, W, 1) floats in [0, 1] to the same shape, and load with p
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from dae_utils._validation import check_fraction, check_positive_int
@@ -275,12 +276,14 @@ def build_classifier(
 
 
 def multiply_adds(model: Any) -> int:
-    """Multiply-adds of one forward pass on one image, counted over the convolutions.
+    """Multiply-adds of one forward pass on one image, counted over the convolutions and the
+    fully connected layers.
 
     A ``Conv2D`` with a ``k x k`` kernel, ``c_in`` input and ``c_out`` output channels on
-    an ``h x w`` output costs ``h * w * k * k * c_in * c_out`` multiply-adds; pooling,
-    upsampling, concatenation and activations are not counted (they are comparisons
-    and copies, a few percent at most).
+    an ``h x w`` output costs ``h * w * k * k * c_in * c_out`` multiply-adds; a ``Dense`` layer
+    with ``d_in`` inputs and ``d_out`` units costs ``d_in * d_out`` for each vector it maps. Pooling,
+    upsampling, concatenation and activations are not counted (they are comparisons and copies, a
+    few percent at most).
 
     Args:
         model: A built Keras model.
@@ -298,4 +301,8 @@ def multiply_adds(model: Any) -> int:
             kernel_h, kernel_w, channels_in, channels_out = layer.kernel.shape
             _, height, width, _ = layer.output.shape
             total += height * width * kernel_h * kernel_w * channels_in * channels_out
+        elif isinstance(layer, keras.layers.Dense):
+            inputs_in, units = layer.kernel.shape
+            vectors = math.prod(layer.output.shape[1:-1])  # 1 for a flat input
+            total += vectors * inputs_in * units
     return int(total)

@@ -9,8 +9,8 @@ that points at the winner; no file is renamed or copied.
 
 Two protocols (:data:`PROTOCOLS`):
 
-- ``"validation"`` (chapters 7 to 9, and the dropout selection): fit on training images
-  0-49,999, follow the loss on training images 50,000-59,999 with fixed noise (std
+- ``"validation"`` (chapter 6's dense autoencoders, chapters 7 to 9, and the dropout selection):
+  fit on training images 0-49,999, follow the loss on training images 50,000-59,999 with fixed noise (std
   :data:`~dae_utils.config.PAPER` ``.noise_std``, seed ``train_noise_seed``), and rank on them;
   then score once on all 10,000 test images (seed ``test_noise_seed``).
 - ``"paper"`` (chapter 3, the paper's run): fit on all 60,000 training images; the loss curve
@@ -55,6 +55,7 @@ from dae_utils.generative import (
 
 __all__ = [
     "BEST_DENOISER",
+    "CODE_ARCHITECTURES",
     "DENSE_CODE_SIZES",
     "DROPOUT_SELECTION",
     "PRECISIONS",
@@ -197,13 +198,18 @@ class Recipe:
             if value is not None:  # stored as the float the manifest records
                 object.__setattr__(self, field, check(value))
         if (self.code_size is None) == (self.architecture == "dense"):
-            expected = " (a positive int)" if self.architecture == "dense" else "=None"
+            expected = " to be a positive integer" if self.architecture == "dense" else "=None"
             raise ValueError(
-                f"Expected code_size{expected} for architecture {self.architecture!r} (only the dense "
-                f"autoencoder has a code). Received: code_size={self.code_size!r}"
+                f"Expected code_size{expected} for architecture {self.architecture!r} (the width of the "
+                f"dense autoencoder's code, which no other architecture has). Received: code_size={self.code_size!r}"
             )
         if self.code_size is not None:
             check_positive_int(self.code_size, name="code_size")
+        if self.filters is not None and self.architecture == "dense":
+            raise ValueError(
+                "Expected filters=None for architecture 'dense' (a fully connected network has no filters; "
+                f"its width is code_size). Received: filters={self.filters!r}"
+            )
         if self.dropout_rate is not None and self.architecture != "paper":
             raise ValueError(
                 f"Expected dropout_rate=None for architecture {self.architecture!r} (only the paper's model "

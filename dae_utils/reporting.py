@@ -40,13 +40,17 @@ def recipe_record(title: str, manifest: Mapping[str, Any], scores: Mapping[str, 
         ``psnr_halfwidth`` (of the test PSNR's 95% interval) and ``ssim``.
 
     Raises:
-        KeyError: If ``scores`` lacks ``"test"``, or neither ``scores`` nor the manifest has a
-            validation score (a run of the paper's protocol has none).
+        KeyError: If ``scores`` lacks ``"test"``.
+        ValueError: If neither ``scores`` nor the manifest has a validation score (a run of the
+            paper's protocol has none).
     """
     test = scores["test"]
     validation = scores["validation"].to_dict() if "validation" in scores else manifest["metrics"]["validation"]
     if validation is None:
-        raise KeyError(f"validation: {title!r} has no validation score (the paper's protocol); measure one")
+        raise ValueError(
+            f"Expected a validation score in scores['validation'] or in the manifest of {title!r}. Received: "
+            "neither (a run of the paper's protocol has none: measure one on validation images)"
+        )
     return {
         "title": title,
         "multiply_adds": manifest["multiply_adds"],

@@ -37,6 +37,20 @@ def test_every_method_keeps_shape_and_range_and_removes_noise(name, digits):
     assert psnr_per_image(digits[:2], estimate).mean() > psnr_per_image(digits[:2], noisy).mean()
 
 
+def test_bm3d_runs_on_one_thread(monkeypatch):
+    import bm3d
+
+    profiles = []
+
+    def recording(image, *, sigma_psd, profile):
+        profiles.append(profile)
+        return image
+
+    monkeypatch.setattr(bm3d, "bm3d", recording)
+    METHODS["BM3D"].function(np.zeros((8, 8)), 0.25)
+    assert [profile.num_threads for profile in profiles] == [1]  # deterministic, and no spinning thread pool
+
+
 def test_tune_returns_the_best_value_for_each_variant(digits):
     noisy = add_gaussian_noise(digits, 0.5, seed=0)
     tuned = tune(METHODS["Gaussian filter"], digits, noisy, noise_std=0.5)

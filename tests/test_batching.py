@@ -31,7 +31,7 @@ def test_batches_of_several_inputs_equal_one_call_on_all_rows():
     images, scales = rng.standard_normal((11, 3)).astype("float32"), rng.standard_normal((11, 1)).astype("float32")
     expected = np.asarray(model.predict_on_batch((images, scales)), dtype=np.float64)
     for inputs in ((images, scales), [images, scales]):
-        batched = predict_batched(model, inputs, batch_size=4)  # slices of 4, 4 and 3 (padded to 4)
+        batched = predict_batched(model, inputs, batch_size=4)  # slices of 4, 4 and 3
         assert batched.dtype == np.float64 and batched.shape == (11, 2)
         np.testing.assert_allclose(batched, expected, rtol=1e-6)
 

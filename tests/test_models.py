@@ -3,7 +3,13 @@ import numpy as np
 import pytest
 
 from dae_utils.artifacts import load_model, save_model
-from dae_utils.models import build_paper_autoencoder, build_residual_denoiser, build_unet, multiply_adds
+from dae_utils.models import (
+    build_dense_autoencoder,
+    build_paper_autoencoder,
+    build_residual_denoiser,
+    build_unet,
+    multiply_adds,
+)
 from dae_utils.training import set_seed
 
 
@@ -104,6 +110,14 @@ def test_the_residual_denoiser_subtracts_its_noise_estimate_and_clips():
     expected = np.clip(images - keras.ops.convert_to_numpy(noise_head(images)), 0.0, 1.0)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(model(images)), expected, atol=1e-6)
     assert multiply_adds(model) == 28 * 28 * 9 * (1 * 4 + 4 * 4 + 4 * 1)
+
+
+def test_multiply_adds_count_fully_connected_layers_per_vector():
+    dense = build_dense_autoencoder(code_size=3, hidden_units=8, input_shape=(4, 4, 1))
+    assert multiply_adds(dense) == 16 * 8 + 8 * 3 + 3 * 8 + 8 * 16  # one flat vector per image
+    image = keras.Input(shape=(2, 2, 5))
+    per_pixel = keras.Model(image, keras.layers.Dense(3)(image))  # a Dense layer maps each of 2 x 2 vectors
+    assert multiply_adds(per_pixel) == 2 * 2 * 5 * 3
 
 
 @pytest.mark.parametrize("builder", [build_unet, build_residual_denoiser])

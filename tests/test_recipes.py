@@ -112,7 +112,8 @@ def test_the_cosine_learning_rate_falls_from_0_001_to_0_00001():
         ),
         ({"p_mean": -1.2}, "Expected p_mean=None for architecture 'paper'"),
         ({"code_size": 32}, "Expected code_size=None for architecture 'paper'"),
-        ({"architecture": "dense"}, "Expected code_size (a positive int) for architecture 'dense'"),
+        ({"architecture": "dense"}, "Expected code_size to be a positive integer for architecture 'dense'"),
+        ({"architecture": "dense", "code_size": 8, "filters": 16}, "Expected filters=None for architecture 'dense'"),
         ({"architecture": "dense", "code_size": 0}, "Expected `code_size` to be a positive integer"),
         (
             {"architecture": "edm_unet", "loss": "mean_squared_error", "label_dropout": 0.5},
@@ -170,7 +171,7 @@ def test_run_writes_a_model_a_history_and_a_manifest_of_the_schema(synthetic, tm
     model = keras.models.load_model(tmp_path / "residual.keras", safe_mode=True, compile=False)
     assert model.count_params() == manifest["parameters"]
     with zipfile.ZipFile(tmp_path / "residual.keras") as archive:
-        assert not json.loads(archive.read("config.json")).get("compile_config")  # shipped uncompiled,
+        assert not json.loads(archive.read("config.json")).get("compile_config")  # saved uncompiled,
         with h5py.File(io.BytesIO(archive.read("model.weights.h5"))) as weights:
             assert "optimizer" not in weights  # without the optimiser's state
     assert sorted(path.name for path in (tmp_path / "run").iterdir()) == ["history.json"]  # no second model

@@ -38,7 +38,7 @@ def test_without_a_measured_validation_score_the_manifests_is_used():
     both = {"validation": _scores(21.0, 20.8, 0.9), "test": _scores(20.5, 20.2, 0.88)}
     measured = recipe_record("U-Net", manifest, both)
     assert measured["validation_psnr"] == 21.0  # a score measured in the notebook comes first
-    with pytest.raises(KeyError, match="the paper's protocol"):
+    with pytest.raises(ValueError, match="Expected a validation score"):
         recipe_record("paper", MANIFEST | {"metrics": {"validation": None}}, {"test": _scores(20.5, 20.2, 0.88)})
 
 

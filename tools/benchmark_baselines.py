@@ -33,8 +33,10 @@ def per_image_cost(function: Callable[[np.ndarray], np.ndarray], images: np.ndar
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=20)
+    parser.add_argument("--images", type=int, default=20, help="noisy test images timed (default 20, at least 1)")
     args = parser.parse_args()
+    if args.images < 1:
+        parser.error(f"Expected --images of at least 1. Received: {args.images}")
 
     from dae_utils.data import load_mnist
 
