@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -25,18 +29,46 @@ def padded_size(count: int, *, limit: int) -> int:
     return min(-(-count >> shift) << shift, max(limit, count))  # ceil(count / 2**shift) * 2**shift
 
 
+class _RetracingWarning(logging.Filter):
+    """Drops TensorFlow's "N out of the last N calls ... triggered tf.function retracing" warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _quiet_retracing() -> Iterator[None]:
+    """Silence TensorFlow's frequent-retracing warning while the package predicts, and only then.
+
+    TensorFlow counts traces per Python code object, and the predict function of every Keras model
+    shares one, so predicting with five models in a row (one trace each, by design) or with a few
+    padded shapes prints that warning into a notebook, with memory addresses that change per run.
+    """
+    if "tensorflow" not in sys.modules:  # another backend: no such warning
+        yield
+        return
+    logger, quiet = logging.getLogger("tensorflow"), _RetracingWarning()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
+
+
 def predict_padded(model: Any, batch: Any, *, limit: int) -> np.ndarray:
     """``model.predict_on_batch`` on a batch padded with zeros to :func:`padded_size` rows.
 
     A compiled predict function is traced once per input shape; padding keeps the shapes to a few
     per doubling however the callers slice their batches, at the cost of less than a quarter more
-    work. Returns float64 outputs for the real rows only.
+    work. TensorFlow's warning about frequent retracing is silenced during the call (see
+    :func:`_quiet_retracing`). Returns float64 outputs for the real rows only.
     """
     arrays = batch if isinstance(batch, tuple) else (batch,)
     count = len(arrays[0])
     size = padded_size(count, limit=limit)
     padded = tuple(np.concatenate([a, np.zeros((size - count, *a.shape[1:]), a.dtype)]) for a in arrays)
-    output = model.predict_on_batch(padded if isinstance(batch, tuple) else padded[0])
+    with _quiet_retracing():
+        output = model.predict_on_batch(padded if isinstance(batch, tuple) else padded[0])
     return np.asarray(output, dtype=np.float64)[:count]
 
 

@@ -1,5 +1,7 @@
 """Prediction in padded batches gives what one call on all rows gives, for one input or several."""
 
+import logging
+
 import keras
 import numpy as np
 import pytest
@@ -64,3 +66,12 @@ def test_padding_adds_less_than_a_quarter_with_four_sizes_per_doubling():
 def test_no_rows_or_disagreeing_inputs_are_refused(inputs):
     with pytest.raises(ValueError, match="same number of rows, at least one"):
         predict_batched(ShapeRecorder(), inputs, batch_size=4)
+
+
+def test_predicting_with_many_models_prints_no_retracing_warning(caplog):
+    rows = np.ones((3, 3), dtype="float32")
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        for _ in range(7):  # seven models, one trace each: TensorFlow would warn from the fifth on
+            predict_batched(_two_input_model(), (rows, rows[:, :1]), batch_size=4)
+    assert not [record for record in caplog.records if "retracing" in record.getMessage()]
+    assert not logging.getLogger("tensorflow").filters  # the filter is removed after each call
