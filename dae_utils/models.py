@@ -2,8 +2,8 @@
 
 - :func:`build_paper_autoencoder`: the paper's encoder-decoder (chapters 2-4).
 - :func:`build_unet`: the same idea with skip connections between encoder and decoder.
-- :func:`build_residual_denoiser`: a DnCNN-style network that predicts the noise and
-  subtracts it, at full resolution.
+- :func:`build_residual_denoiser`: a small residual network (DnCNN's idea, far shallower) that
+  predicts the noise and subtracts it, at full resolution.
 - :func:`build_dense_autoencoder`: a fully connected autoencoder with a ``code_size``-number
   bottleneck (chapter 6's bottleneck experiment).
 
@@ -172,7 +172,7 @@ def build_residual_denoiser(
     depth: int = 6,
     name: str = "residual_denoiser",
 ) -> Any:
-    """Build a DnCNN-style residual denoiser (Zhang et al., 2017), without batch normalization.
+    """Build a small residual denoiser after DnCNN (Zhang et al., 2017): shallower, no batch normalization.
 
     ``depth`` 3x3 convolutions at full resolution (ReLU between them, linear at the end)
     estimate the noise; the model returns ``noisy - noise`` clipped to [0, 1] (a

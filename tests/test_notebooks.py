@@ -195,13 +195,13 @@ def test_every_parameter_is_used_by_the_chapters_code(path):
 
 def test_every_setup_cell_is_the_same_and_installs_from_the_books_repository():
     sync = load_tool("sync_setup_cells")
-    expected = sync.setup_source(sync.repository_url())
+    expected = sync.setup_source(sync.install_address())
     for path in NOTEBOOKS:
         setup = nbformat.read(path, as_version=4).cells[sync.SETUP_CELL_INDEX]
         assert setup.source == expected, f"{path.name}: run `python tools/sync_setup_cells.py`"
         assert "hide-cell" in setup.metadata["tags"]
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    assert f"git+{config['repository']['url']}" in expected
+    assert f'git+{config["repository"]["url"]}@{config["repository"]["branch"]}"' in expected  # pinned by _config.yml
     assert 'find_spec("dae_utils") is None' in expected  # never reinstalls over an existing copy
 
 

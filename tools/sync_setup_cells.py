@@ -1,8 +1,10 @@
 """Write the one setup cell into every notebook, with the repository address of ``_config.yml``.
 
-The address is set in one place, ``_config.yml``'s ``repository.url`` (the book's "Open in Colab"
-and repository buttons use it too). Every notebook's second cell is :func:`setup_source` of it,
-word for word; ``tests/test_notebooks.py`` checks that they agree.
+The address is set in one place, ``_config.yml``'s ``repository.url`` and ``repository.branch``
+(the book's "Open in Colab" and repository buttons use them too); the setup cell installs the
+package from that branch, or tag. Every notebook's second cell is :func:`setup_source` of it, word
+for word; ``tests/test_notebooks.py`` checks that they agree. To pin a course to a release, set
+``repository.branch`` to its tag and run this tool.
 
 Usage::
 
@@ -24,10 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SETUP_CELL_INDEX = 1
 
 
-def repository_url() -> str:
-    """The book's repository, from ``_config.yml``."""
-    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
-    return config["repository"]["url"]
+def install_address() -> str:
+    """The book's repository at its branch or tag, from ``_config.yml``: ``URL@BRANCH``."""
+    repository = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["repository"]
+    return f"{repository['url']}@{repository['branch']}"
 
 
 def setup_source(repository: str) -> str:
@@ -52,7 +54,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only check; exit 1 on a difference")
     args = parser.parse_args()
-    expected = setup_source(repository_url())
+    expected = setup_source(install_address())
     stale = []
     for path in notebooks():
         notebook = nbformat.read(path, as_version=4)
