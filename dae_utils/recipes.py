@@ -58,6 +58,7 @@ __all__ = [
     "CODE_ARCHITECTURES",
     "DENSE_CODE_SIZES",
     "DROPOUT_SELECTION",
+    "PAPER_TASK_ARCHITECTURES",
     "PRECISIONS",
     "PROTOCOLS",
     "RECIPES",
@@ -84,7 +85,9 @@ DENOISER_ARCHITECTURES = ("paper", "unet", "residual")
 #: Fully connected denoising autoencoders with a narrow code (chapter 6's bottleneck experiment):
 #: denoisers of the paper's task too, but not candidates for the best denoiser.
 CODE_ARCHITECTURES = ("dense",)
-ARCHITECTURES = (*DENOISER_ARCHITECTURES, *CODE_ARCHITECTURES, "classifier", "edm_unet")
+#: Every architecture of the paper's task: the checkpoints that are scored by PSNR and SSIM.
+PAPER_TASK_ARCHITECTURES = (*DENOISER_ARCHITECTURES, *CODE_ARCHITECTURES)
+ARCHITECTURES = (*PAPER_TASK_ARCHITECTURES, "classifier", "edm_unet")
 #: Code sizes of the shipped dense autoencoders (chapter 6); 2 can be drawn in a plane.
 DENSE_CODE_SIZES = (2, 8, 32, 128)
 LOSSES = ("binary_crossentropy", "mean_squared_error", "sparse_categorical_crossentropy")

@@ -20,9 +20,8 @@ from dae_utils.models import multiply_adds
 from dae_utils.recipes import (
     BEST_DENOISER,
     CLASSIFIER,
-    CODE_ARCHITECTURES,
-    DENOISER_ARCHITECTURES,
     DROPOUT_SELECTION,
+    PAPER_TASK_ARCHITECTURES,
     RECIPES,
     SCHEMA_VERSION,
     candidates_of,
@@ -58,9 +57,7 @@ def splits():
 
 
 #: Every checkpoint of the paper's task (noisy image in, clean image out), the dense autoencoders included.
-DENOISER_CHECKPOINTS = [
-    path for path in CHECKPOINTS if get_recipe(path.stem).architecture in (*DENOISER_ARCHITECTURES, *CODE_ARCHITECTURES)
-]
+DENOISER_CHECKPOINTS = [path for path in CHECKPOINTS if get_recipe(path.stem).architecture in PAPER_TASK_ARCHITECTURES]
 
 
 #: Set to 1 (``make test-rescore``) to re-score every denoiser on the whole test and validation sets its
