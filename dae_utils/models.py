@@ -9,7 +9,8 @@
 
 All four map (None, H, W, 1) floats in [0, 1] to the same shape, and load with plain
 ``keras.models.load_model`` in safe mode: only built-in layers are used.
-:func:`multiply_adds` counts the cost of one forward pass.
+:func:`multiply_adds` counts the cost of one forward pass; :func:`receptive_field` measures how
+far one output pixel sees.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
+from dae_utils._batching import predict_batched
 from dae_utils._validation import check_fraction, check_positive_int
 from dae_utils.config import PAPER
 
@@ -29,6 +33,7 @@ __all__ = [
     "build_residual_denoiser",
     "build_unet",
     "multiply_adds",
+    "receptive_field",
 ]
 
 #: Name of the classifier's penultimate layer, whose outputs are the features of the Frechet distance.
@@ -306,3 +311,49 @@ def multiply_adds(model: Any) -> int:
             vectors = math.prod(layer.output.shape[1:-1])  # 1 for a flat input
             total += vectors * inputs_in * units
     return int(total)
+
+
+def receptive_field(model: Any, *, position: tuple[int, int] | None = None) -> tuple[int, int]:
+    """Rows and columns of the input window that can move one output pixel, measured by probing.
+
+    Starting from a grey image (every pixel 0.5), each of the ``H * W`` probes sets one input pixel
+    to 1; the input pixels whose probe changes the output pixel at ``position`` at all span the
+    window. No gradients are used, so the answer holds for any layer, including pooling and
+    nearest-neighbour upsampling, whose windows are lopsided. An untrained model is enough: the
+    window is a property of the layers, not of the weights (unless a unit is dead everywhere).
+
+    Args:
+        model: A Keras model mapping (None, H, W, 1) images to (None, H, W, 1) images.
+        position: ``(row, column)`` of the output pixel; default the centre ``(H // 2, W // 2)``.
+
+    Returns:
+        ``(height, width)``: the number of rows and of columns between the first and the last input
+        pixel that moves the output pixel, inclusive.
+
+    Raises:
+        TypeError: If ``model`` is not a Keras model.
+        ValueError: If its input is not one-channel images, ``position`` is outside them, or no
+            input pixel moves the output pixel.
+    """
+    import keras
+
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"Expected a keras.Model. Received: {type(model).__name__}")
+    shape = tuple(model.input_shape[1:]) if not isinstance(model.input_shape, list) else None
+    if shape is None or len(shape) != 3 or shape[-1] != 1 or None in shape:
+        raise ValueError(
+            f"Expected a model of one input of fixed shape (H, W, 1). Received: input_shape={model.input_shape}"
+        )
+    height, width, _ = shape
+    row, column = (height // 2, width // 2) if position is None else position
+    if not (0 <= row < height and 0 <= column < width):
+        raise ValueError(f"Expected a position inside the {height} x {width} image. Received: position={position!r}")
+    base = np.full((1, *shape), 0.5, dtype="float32")
+    probes = np.repeat(base, height * width, axis=0)
+    probes.reshape(height * width, -1)[np.arange(height * width), np.arange(height * width)] = 1.0
+    outputs = predict_batched(model, np.concatenate([base, probes]), batch_size=256)
+    moved = (outputs[1:, row, column, 0] != outputs[0, row, column, 0]).reshape(height, width)
+    rows, columns = np.nonzero(moved)
+    if rows.size == 0:
+        raise ValueError(f"No input pixel moves the output pixel {(row, column)}: its unit may be dead or saturated.")
+    return int(rows.max() - rows.min() + 1), int(columns.max() - columns.min() + 1)

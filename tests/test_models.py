@@ -9,6 +9,7 @@ from dae_utils.models import (
     build_residual_denoiser,
     build_unet,
     multiply_adds,
+    receptive_field,
 )
 from dae_utils.training import set_seed
 
@@ -145,3 +146,49 @@ def test_new_models_load_with_plain_keras_in_safe_mode(builder, tmp_path):
 def test_new_builders_reject_bad_arguments(builder, kwargs, error, message):
     with pytest.raises(error, match=message):
         builder("not a model", **kwargs) if builder is multiply_adds else builder(**kwargs)
+
+
+def _convolutions(*kernels, size=16):
+    inputs = keras.Input((size, size, 1))
+    x = inputs
+    for kernel in kernels:
+        x = keras.layers.Conv2D(1, kernel, padding="same", kernel_initializer="ones")(x)
+    return keras.Model(inputs, x)
+
+
+def test_receptive_field_of_convolutions_grows_by_the_kernel_less_one():
+    assert receptive_field(_convolutions(3)) == (3, 3)
+    assert receptive_field(_convolutions((5, 3))) == (5, 3)  # rows and columns are measured apart
+    assert receptive_field(_convolutions(3, 3, 3)) == (7, 7)
+    assert receptive_field(_convolutions(3), position=(0, 0)) == (2, 2)  # zero padding outside the image
+
+
+def test_receptive_field_of_the_book_models():
+    set_seed(0)
+    # Six 3 x 3 convolutions at full resolution: 1 + 2 * 6 pixels, as the docstring says.
+    assert receptive_field(build_residual_denoiser(depth=6)) == (13, 13)
+    # Chapter 2 derives 26: 3 x 3 at 28 x 28 (+2), back through an upsampling (halves), 3 x 3 at 14 x 14,
+    # an upsampling, 3 x 3 at 7 x 7, two poolings (double), with the nearest-neighbour copies one row short.
+    assert receptive_field(build_paper_autoencoder()) == (26, 26)
+
+
+@pytest.mark.parametrize(
+    ("model", "kwargs", "error", "message"),
+    [
+        ("not a model", {}, TypeError, "Expected a keras.Model"),
+        (None, {"position": (16, 0)}, ValueError, "inside the 16 x 16 image"),
+        ("two channels", {}, ValueError, "fixed shape \\(H, W, 1\\)"),
+        ("dead", {}, ValueError, "No input pixel moves"),
+    ],
+)
+def test_receptive_field_rejects_bad_input(model, kwargs, error, message):
+    if model is None:
+        model = _convolutions(3)
+    elif model == "two channels":
+        inputs = keras.Input((16, 16, 2))
+        model = keras.Model(inputs, keras.layers.Conv2D(1, 3, padding="same")(inputs))
+    elif model == "dead":
+        inputs = keras.Input((16, 16, 1))
+        model = keras.Model(inputs, keras.layers.Conv2D(1, 3, padding="same", kernel_initializer="zeros")(inputs))
+    with pytest.raises(error, match=message):
+        receptive_field(model, **kwargs)
