@@ -281,6 +281,60 @@ def test_the_page_hides_glue_calls_and_blocks_they_leave_empty(source, shown):
     assert load_tool("run_chain").hide_glue_calls(source) == shown
 
 
+@pytest.mark.parametrize(
+    ("sources", "shown"),
+    [
+        (  # the wording goes, with the comment above it; what is printed stays
+            [
+                'gap = a - b\n# how to say it\nif gap < 1:\n    phrase = "near"\nelse:\n    phrase = "far"\n'
+                'glue("reading", phrase)\nprint(a)'
+            ],
+            ['glue("reading", phrase)\nprint(a)'],
+        ),
+        (  # a variable the page shows is kept, and so is what computes it
+            ['gap = a - b\nphrase = "near" if gap < 1 else "far"\nglue("reading", phrase)\nprint(gap)'],
+            ['gap = a - b\nglue("reading", phrase)\nprint(gap)'],
+        ),
+        (  # a number glued into the text keeps its computation
+            ['gain = a - b\nglue("gain", gain)'],
+            ['gain = a - b\nglue("gain", gain)'],
+        ),
+        (  # across cells: a list built in one cell and joined into a glue in another
+            [
+                "words = []\nshutil.rmtree(path)",
+                'def plural(n):\n    return "s" * (n > 1)\n\n\nwords.append(plural(2))',
+                'glue("reading", " ".join(words))',
+            ],
+            ["shutil.rmtree(path)", "", 'glue("reading", " ".join(words))'],
+        ),
+        (  # a result nobody reads is not wording: training is never hidden
+            ['history = model.fit(x)\nphrase = "done"\nglue("reading", phrase)'],
+            ['history = model.fit(x)\nglue("reading", phrase)'],
+        ),
+        (  # a cell that does not parse is shown as it is
+            ['%time phrase = "x"\nglue("reading", phrase)', "def broken(:"],
+            ['%time phrase = "x"\nglue("reading", phrase)', "def broken(:"],
+        ),
+    ],
+)
+def test_the_page_hides_the_code_that_only_words_glued_text(sources, shown):
+    assert load_tool("run_chain").hide_text_building(sources, {"reading"}) == shown
+
+
+def test_text_glues_are_told_from_numbers_by_the_executed_outputs():
+    def glued_output(name, text):
+        return nbformat.v4.new_output(
+            "display_data",
+            data={"application/papermill.record/text/plain": text},
+            metadata={"scrapbook": {"name": name, "mime_prefix": "application/papermill.record/"}},
+        )
+
+    cell = nbformat.v4.new_code_cell("...")
+    cell.outputs = [glued_output("reading", "'far'"), glued_output("gain", "1.5"), glued_output("quoted", '"a"')]
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    assert load_tool("run_chain").textual_glues(notebook) == {"reading", "quoted"}
+
+
 def test_the_demos_need_the_npm_runtime_and_say_what_to_install(tmp_path, monkeypatch):
     run_chain = load_tool("run_chain")
     monkeypatch.setattr(run_chain, "ROOT", tmp_path)  # a checkout where `npm ci` has not run

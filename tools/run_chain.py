@@ -189,11 +189,181 @@ def hide_glue_calls(source: str) -> str:
     return result
 
 
+def textual_glues(notebook) -> set[str]:
+    """Names of the values an executed notebook glued as text (sentences and phrases, not numbers)."""
+    names = set()
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+            text = output.get("data", {}).get("application/papermill.record/text/plain", "")
+            if name and text[:1] in ("'", '"'):
+                names.add(name)
+    return names
+
+
+def _parsed(source: str):
+    """The cell's syntax tree, with IPython's magic lines blanked (line numbers kept); None if it does not parse."""
+    import ast
+
+    lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
+    try:
+        return ast.parse("\n".join(lines))
+    except SyntaxError:
+        return None
+
+
+def _base_name(node) -> str | None:
+    """The variable under a target such as ``x``, ``x[0]`` or ``x.field``; None for anything else."""
+    import ast
+
+    while isinstance(node, (ast.Subscript, ast.Attribute, ast.Starred)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _assigned(targets) -> set[str] | None:
+    """The variables that assignment targets write to (tuples unpacked); None if one is not a variable."""
+    import ast
+
+    names = set()
+    for target in targets:
+        parts = target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]
+        for part in parts:
+            inner = _assigned([part]) if isinstance(part, (ast.Tuple, ast.List)) else {_base_name(part)}
+            if inner is None or None in inner:
+                return None
+            names |= inner
+    return names
+
+
+def _mutated(expression) -> set[str] | None:
+    """The variable a method call such as ``reading.append(...)`` mutates; no variable for a ``glue`` call;
+    None for any other expression (a call for its effect, or a value the cell displays)."""
+    import ast
+
+    if not isinstance(expression, ast.Call):
+        return None
+    function = expression.func
+    if isinstance(function, ast.Name):
+        return set() if function.id == "glue" else None
+    owner = _base_name(function.value) if isinstance(function, ast.Attribute) else None
+    return None if owner is None else {owner}
+
+
+def _affected(statement) -> set[str] | None:
+    """The variables a statement only assigns or mutates (a function definition: its name), if that is all
+    it does; None if it does anything else (prints, plots, calls a function for its effect). ``glue``
+    calls count as doing nothing: the page hides them anyway."""
+    import ast
+
+    if isinstance(statement, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+        return _assigned(statement.targets if isinstance(statement, ast.Assign) else [statement.target])
+    if isinstance(statement, (ast.Pass, ast.FunctionDef)):  # a definition binds a name, does nothing else
+        return {statement.name} if isinstance(statement, ast.FunctionDef) else set()
+    if isinstance(statement, ast.Expr):
+        return _mutated(statement.value)
+    if not isinstance(statement, (ast.If, ast.For)):
+        return None
+    names = _assigned([statement.target]) if isinstance(statement, ast.For) else set()
+    for inner in [*statement.body, *statement.orelse]:
+        inner_names = _affected(inner)
+        if names is None or inner_names is None:
+            return None
+        names |= inner_names
+    return names
+
+
+def _text_glue_uses(statement, textual: set[str]) -> list[tuple[str, bool]]:
+    """Every variable a statement reads, each with whether it is read inside a ``glue`` of text."""
+    import ast
+
+    inside = set()
+    for call in ast.walk(statement):
+        if (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Name)
+            and call.func.id == "glue"
+            and call.args
+            and isinstance(call.args[0], ast.Constant)
+            and call.args[0].value in textual
+        ):
+            inside |= {id(node) for node in ast.walk(call)}
+    return [
+        (node.id, id(node) in inside)
+        for node in ast.walk(statement)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+    ]
+
+
+def _wording(statements: list, textual: set[str]) -> set[str]:
+    """The variables that only word glued text. Every read of one is inside a ``glue`` of text or in a
+    statement that only writes such variables (the largest such set: names that only feed each other
+    qualify together), and it feeds a ``glue`` of text, directly or through other such variables (so an
+    unused result, such as a training history, never qualifies)."""
+    affected = {id(statement): _affected(statement) for statement in statements}
+    uses: dict[str, list] = {}
+    for statement in statements:
+        for name, in_glue in _text_glue_uses(statement, textual):
+            uses.setdefault(name, []).append((statement, in_glue))
+    wording = set().union(*(names for names in affected.values() if names)) & set(uses)
+    changed = True
+    while changed:  # drop every name read where the page keeps it, until none is
+        kept = {
+            name
+            for name in wording
+            if all(in_glue or (affected[id(statement)] or {None}) <= wording for statement, in_glue in uses[name])
+        }
+        changed, wording = kept != wording, kept
+    feeding = {name for name in wording if any(in_glue for _, in_glue in uses[name])}
+    changed = True
+    while changed:  # then keep only the names that reach a text glue
+        grown = feeding | {
+            name for name in wording if any((affected[id(statement)] or set()) & feeding for statement, _ in uses[name])
+        }
+        changed, feeding = grown != feeding, grown
+    return feeding
+
+
+def hide_text_building(sources: list[str], textual: set[str]) -> list[str]:
+    """The code cells as the rendered page shows them: without the statements that only build the
+    sentences glued into the text (``textual``, the names of text glues), so the page keeps the
+    computation and drops the wording. A variable counts as wording when every read of it is inside such
+    a ``glue`` call or in a statement that only writes wording; a statement goes when all it does is
+    write wording (an ``if`` or ``for`` made only of such statements included). Anything printed,
+    plotted or read by the code that stays, stays. The comment lines right above a dropped statement go
+    with it. A cell that would not parse afterwards is shown unchanged."""
+    trees = [_parsed(source) for source in sources]
+    statements = [statement for tree in trees if tree is not None for statement in tree.body]
+    wording = _wording(statements, textual)
+    shown = []
+    for source, tree in zip(sources, trees, strict=True):
+        lines = source.splitlines()
+        drop = set()
+        for statement in tree.body if tree is not None else []:
+            names = _affected(statement)
+            if names and names <= wording:
+                first = statement.lineno - 1
+                while first > 0 and lines[first - 1].lstrip().startswith("#"):
+                    first -= 1
+                drop |= set(range(first, statement.end_lineno))
+        kept = "\n".join(line for number, line in enumerate(lines) if number not in drop)
+        result = re.sub(r"\n{3,}", "\n\n", kept).strip("\n")
+        shown.append(result if drop and _parsed(result) is not None else source)
+    return shown
+
+
 def stage_notebook(executed: Path, staged: Path, parameters: dict, *, student: bool = False) -> None:
     """Copy an executed notebook, folding papermill's injected cell into the parameters cell,
-    hiding the ``glue`` calls from the page (:func:`hide_glue_calls`) and, for the student
+    hiding the code that only words the glued sentences (:func:`hide_text_building`) and the ``glue``
+    calls (:func:`hide_glue_calls`) from the page and, for the student
     edition, removing the gated solutions."""
     nb = nbformat.read(executed, as_version=4)
+    code_cells = [cell for cell in nb.cells if cell.cell_type == "code"]
+    for cell, source in zip(
+        code_cells, hide_text_building([cell.source for cell in code_cells], textual_glues(nb)), strict=True
+    ):
+        if not {"parameters", "injected-parameters"} & set(cell.metadata.get("tags", [])):
+            cell.source = source  # a reader changes the parameters cell: it shows every setting
     cells = []
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
