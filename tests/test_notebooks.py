@@ -275,6 +275,7 @@ def test_every_solution_with_code_was_executed_in_the_quick_chain(quick_chain):
         ("for name, value in pairs:\n    glue(name, value)\nfig = plot()\nfig", "fig = plot()\nfig"),
         ("for name in names:\n    glue(name, 1)\n    print(name)", "for name in names:\n    print(name)"),
         ('%matplotlib inline\nglue("a", 1)', "%matplotlib inline"),
+        ('x = 1\n# the share, for the text\nglue("share", x / 2)\nprint(x)', "x = 1\nprint(x)"),
     ],
 )
 def test_the_page_hides_glue_calls_and_blocks_they_leave_empty(source, shown):
@@ -310,6 +311,54 @@ def test_the_page_hides_glue_calls_and_blocks_they_leave_empty(source, shown):
         (  # a result nobody reads is not wording: training is never hidden
             ['history = model.fit(x)\nphrase = "done"\nglue("reading", phrase)'],
             ['history = model.fit(x)\nglue("reading", phrase)'],
+        ),
+        (  # a call with an effect is never hidden, nor is what the shown code reads
+            [
+                "model = build(x)\nmodel.fit(x, y)\nscore = model.evaluate(x)\nphrase = f'{score:.2f}'\n"
+                "ax.set_title(phrase)\nglue('reading', phrase)"
+            ],
+            [
+                "model = build(x)\nmodel.fit(x, y)\nscore = model.evaluate(x)\nphrase = f'{score:.2f}'\n"
+                "ax.set_title(phrase)\nglue('reading', phrase)"
+            ],
+        ),
+        (  # an assignment expression, a shared line and a decorated function stay
+            [
+                "phrase = 'a' if (n := len(items)) else 'b'\nglue('reading', phrase)\nprint(n)",
+                "a = compute(); phrase = 'x'\nglue('reading', phrase)",
+                "@cache\ndef say(n):\n    return str(n)\n\n\nglue('reading', say(1))",
+            ],
+            [
+                "phrase = 'a' if (n := len(items)) else 'b'\nglue('reading', phrase)\nprint(n)",
+                "a = compute(); phrase = 'x'\nglue('reading', phrase)",
+                "@cache\ndef say(n):\n    return str(n)\n\n\nglue('reading', say(1))",
+            ],
+        ),
+        (  # a name reused later for something shown: each definition is judged on its own readers
+            ["flat = [1]\nphrase = 'flat' if flat else 'not'\nglue('reading', phrase)\nflat = compute()\nprint(flat)"],
+            ["glue('reading', phrase)\nflat = compute()\nprint(flat)"],
+        ),
+        (  # the blank lines between functions that stay are left as they were
+            [
+                "\n".join(
+                    [
+                        "def f():",
+                        "    return 1",
+                        "",
+                        "",
+                        "phrase = 'x'",
+                        "",
+                        "",
+                        "def g():",
+                        "    return f()",
+                        "",
+                        "",
+                        "print(g())",
+                        "glue('reading', phrase)",
+                    ]
+                )
+            ],
+            ["def f():\n    return 1\n\n\ndef g():\n    return f()\n\n\nprint(g())\nglue('reading', phrase)"],
         ),
         (  # a cell that does not parse is shown as it is
             ['%time phrase = "x"\nglue("reading", phrase)', "def broken(:"],
