@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from dae_utils._batching import predict_batched
+from dae_utils._batching import predict_padded
 from dae_utils._validation import check_fraction, check_positive_int
 from dae_utils.config import PAPER
 
@@ -40,6 +40,8 @@ __all__ = [
 FEATURES_LAYER = "features"
 #: Name of the dense autoencoder's bottleneck layer, whose outputs are the image's code.
 CODE_LAYER = "code"
+#: Rows per batch of :func:`receptive_field`: a grey image and the probes compared with it.
+_PROBE_BATCH = 256
 
 
 def build_paper_autoencoder(
@@ -318,9 +320,10 @@ def receptive_field(model: Any, *, position: tuple[int, int] | None = None) -> t
 
     Starting from a grey image (every pixel 0.5), each of the ``H * W`` probes sets one input pixel
     to 1; the input pixels whose probe changes the output pixel at ``position`` at all span the
-    window. No gradients are used, so the answer holds for any layer, including pooling and
-    nearest-neighbour upsampling, whose windows are lopsided. An untrained model is enough: the
-    window is a property of the layers, not of the weights (unless a unit is dead everywhere).
+    window. Every batch of probes carries its own grey image, so each probe is compared with an output
+    computed by the same kernels. No gradients are used, so the answer holds for any layer, including
+    pooling and nearest-neighbour upsampling, whose windows are lopsided. An untrained model is enough:
+    the window is a property of the layers, not of the weights (unless a unit is dead everywhere).
 
     Args:
         model: A Keras model mapping (None, H, W, 1) images to (None, H, W, 1) images.
@@ -331,29 +334,41 @@ def receptive_field(model: Any, *, position: tuple[int, int] | None = None) -> t
         pixel that moves the output pixel, inclusive.
 
     Raises:
-        TypeError: If ``model`` is not a Keras model.
-        ValueError: If its input is not one-channel images, ``position`` is outside them, or no
-            input pixel moves the output pixel.
+        TypeError: If ``model`` is not a Keras model, or ``position`` is not two integers.
+        ValueError: If the model does not map one-channel images to one-channel images of the same size,
+            ``position`` is outside them, or no input pixel moves the output pixel.
     """
     import keras
 
     if not isinstance(model, keras.Model):
         raise TypeError(f"Expected a keras.Model. Received: {type(model).__name__}")
     shape = tuple(model.input_shape[1:]) if not isinstance(model.input_shape, list) else None
-    if shape is None or len(shape) != 3 or shape[-1] != 1 or None in shape:
+    if shape is None or len(shape) != 3 or shape[-1] != 1 or None in shape or model.output_shape != (None, *shape):
         raise ValueError(
-            f"Expected a model of one input of fixed shape (H, W, 1). Received: input_shape={model.input_shape}"
+            "Expected a model mapping images of fixed shape (H, W, 1) to the same shape. "
+            f"Received: input_shape={model.input_shape}, output_shape={model.output_shape}"
         )
     height, width, _ = shape
-    row, column = (height // 2, width // 2) if position is None else position
+    if position is None:
+        position = (height // 2, width // 2)
+    if not (isinstance(position, tuple) and len(position) == 2 and all(isinstance(i, int) for i in position)):
+        raise TypeError(f"Expected position as a (row, column) tuple of integers. Received: position={position!r}")
+    row, column = position
     if not (0 <= row < height and 0 <= column < width):
         raise ValueError(f"Expected a position inside the {height} x {width} image. Received: position={position!r}")
-    base = np.full((1, *shape), 0.5, dtype="float32")
-    probes = np.repeat(base, height * width, axis=0)
+    grey = np.full((1, *shape), 0.5, dtype="float32")
+    probes = np.repeat(grey, height * width, axis=0)
     probes.reshape(height * width, -1)[np.arange(height * width), np.arange(height * width)] = 1.0
-    outputs = predict_batched(model, np.concatenate([base, probes]), batch_size=256)
-    moved = (outputs[1:, row, column, 0] != outputs[0, row, column, 0]).reshape(height, width)
-    rows, columns = np.nonzero(moved)
+    moved = []
+    per_batch = _PROBE_BATCH - 1  # the probes beside each batch's grey image
+    for start in range(0, height * width, per_batch):
+        batch = np.concatenate([grey, probes[start : start + per_batch]])
+        outputs = predict_padded(model, batch, limit=_PROBE_BATCH)
+        moved.append(outputs[1:, row, column, 0] != outputs[0, row, column, 0])
+    rows, columns = np.nonzero(np.concatenate(moved).reshape(height, width))
     if rows.size == 0:
-        raise ValueError(f"No input pixel moves the output pixel {(row, column)}: its unit may be dead or saturated.")
+        raise ValueError(
+            f"Expected at least one input pixel to move the output pixel. Received: position={position!r}, "
+            "where no probe changed the output (a dead or saturated unit); try another position or model."
+        )
     return int(rows.max() - rows.min() + 1), int(columns.max() - columns.min() + 1)

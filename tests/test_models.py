@@ -178,7 +178,9 @@ def test_receptive_field_of_the_book_models():
         ("not a model", {}, TypeError, "Expected a keras.Model"),
         (None, {"position": (16, 0)}, ValueError, "inside the 16 x 16 image"),
         ("two channels", {}, ValueError, "fixed shape \\(H, W, 1\\)"),
-        ("dead", {}, ValueError, "No input pixel moves"),
+        ("dead", {}, ValueError, "at least one input pixel to move"),
+        (None, {"position": (1, 2, 3)}, TypeError, "tuple of integers"),
+        ("pooled", {}, ValueError, "to the same shape"),
     ],
 )
 def test_receptive_field_rejects_bad_input(model, kwargs, error, message):
@@ -187,6 +189,9 @@ def test_receptive_field_rejects_bad_input(model, kwargs, error, message):
     elif model == "two channels":
         inputs = keras.Input((16, 16, 2))
         model = keras.Model(inputs, keras.layers.Conv2D(1, 3, padding="same")(inputs))
+    elif model == "pooled":
+        inputs = keras.Input((16, 16, 1))
+        model = keras.Model(inputs, keras.layers.MaxPooling2D(2)(inputs))
     elif model == "dead":
         inputs = keras.Input((16, 16, 1))
         model = keras.Model(inputs, keras.layers.Conv2D(1, 3, padding="same", kernel_initializer="zeros")(inputs))
