@@ -296,9 +296,13 @@ def test_the_page_hides_glue_calls_and_blocks_they_leave_empty(source, shown):
             ['gap = a - b\nphrase = "near" if gap < 1 else "far"\nglue("reading", phrase)\nprint(gap)'],
             ['gap = a - b\nglue("reading", phrase)\nprint(gap)'],
         ),
-        (  # a number glued into the text keeps its computation
-            ['gain = a - b\nglue("gain", gain)'],
-            ['gain = a - b\nglue("gain", gain)'],
+        (  # what a loop of glue calls reads is computed for the text too
+            ['shares = dict(zip(keys, values))\nfor key, share in shares.items():\n    glue(f"share_{key}", share)'],
+            ['for key, share in shares.items():\n    glue(f"share_{key}", share)'],
+        ),
+        (  # a number computed only for the text goes too, whatever the glue's name
+            ['gain = a - b\nglue("gain", gain)\nfor key in keys:\n    glue(f"share_{key}", gain / 2)'],
+            ['glue("gain", gain)\nfor key in keys:\n    glue(f"share_{key}", gain / 2)'],
         ),
         (  # across cells: a list built in one cell and joined into a glue in another
             [
@@ -366,22 +370,8 @@ def test_the_page_hides_glue_calls_and_blocks_they_leave_empty(source, shown):
         ),
     ],
 )
-def test_the_page_hides_the_code_that_only_words_glued_text(sources, shown):
-    assert load_tool("run_chain").hide_text_building(sources, {"reading"}) == shown
-
-
-def test_text_glues_are_told_from_numbers_by_the_executed_outputs():
-    def glued_output(name, text):
-        return nbformat.v4.new_output(
-            "display_data",
-            data={"application/papermill.record/text/plain": text},
-            metadata={"scrapbook": {"name": name, "mime_prefix": "application/papermill.record/"}},
-        )
-
-    cell = nbformat.v4.new_code_cell("...")
-    cell.outputs = [glued_output("reading", "'far'"), glued_output("gain", "1.5"), glued_output("quoted", '"a"')]
-    notebook = nbformat.v4.new_notebook(cells=[cell])
-    assert load_tool("run_chain").textual_glues(notebook) == {"reading", "quoted"}
+def test_the_page_hides_the_code_that_only_feeds_glue(sources, shown):
+    assert load_tool("run_chain").hide_glue_feeds(sources) == shown
 
 
 def test_the_demos_need_the_npm_runtime_and_say_what_to_install(tmp_path, monkeypatch):

@@ -191,18 +191,6 @@ def hide_glue_calls(source: str) -> str:
     return result
 
 
-def textual_glues(notebook) -> set[str]:
-    """Names of the values an executed notebook glued as text (sentences and phrases, not numbers)."""
-    names = set()
-    for cell in notebook.cells:
-        for output in cell.get("outputs", []):
-            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
-            text = output.get("data", {}).get("application/papermill.record/text/plain", "")
-            if name and text[:1] in ("'", '"'):
-                names.add(name)
-    return names
-
-
 def _parsed(source: str) -> ast.Module | None:
     """The cell's syntax tree, with IPython's magic lines blanked (line numbers kept); None if it does not parse."""
     lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
@@ -212,14 +200,15 @@ def _parsed(source: str) -> ast.Module | None:
         return None
 
 
-#: Calls that only compute a value: the wording helpers, built-ins without effects, and NumPy reductions.
+#: Calls that only compute a value: built-ins without effects, the package's wording and statistics helpers
+#: (dae_utils.reporting's listed and counted, dae_utils.metrics's summarize), and NumPy reductions.
 PURE_FUNCTIONS = frozenset(
     "abs all any bool dict enumerate float format int len list max min next range repr reversed round set "
-    "sorted str sum tuple zip listed counted".split()
+    "sorted str sum tuple zip listed counted summarize".split()
 )
 PURE_METHODS = frozenset(
-    "capitalize count format get index item items join keys lower max mean min replace split std strip sum "
-    "title tolist upper values".split()
+    "astype capitalize count format get index item items join keys lower max mean min replace split std strip "
+    "sum title tolist upper values".split()
 )
 PURE_NUMPY = frozenset(  # also the functions of the same name in ``math``
     "abs all any argmax argmin array asarray bincount ceil count_nonzero flatnonzero floor isclose isfinite "
@@ -280,8 +269,8 @@ def _grown(expression: ast.expr, local: set[str]) -> set[str] | None:
     return grown if grown is not None and all(_pure(arg, local) for arg in expression.args) else None
 
 
-def _wording_writes(statement: ast.stmt, local: set[str]) -> set[str] | None:
-    """The variables a statement writes, if all it does is compute wording into them: an assignment of a
+def _feed_writes(statement: ast.stmt, local: set[str]) -> set[str] | None:
+    """The variables a statement writes, if all it does is compute values into them: an assignment of a
     pure expression, ``name.append``/``extend`` of one, a pure function without decorators, or an ``if``
     or ``for`` made only of these (with a pure test or iterable). A ``glue`` call writes nothing (the page
     hides it anyway). None for anything else."""
@@ -297,7 +286,7 @@ def _wording_writes(statement: ast.stmt, local: set[str]) -> set[str] | None:
         head = statement.test if isinstance(statement, ast.If) else statement.iter
         names = _written(statement.target) if isinstance(statement, ast.For) else set()
         for inner in [*statement.body, *statement.orelse]:
-            inner_names = _wording_writes(inner, local)
+            inner_names = _feed_writes(inner, local)
             names = None if names is None or inner_names is None else names | inner_names
         return names if names is not None and _pure(head, local) else None
     return set() if isinstance(statement, ast.Pass) else None
@@ -317,7 +306,7 @@ def _pure_functions(statements: list[ast.stmt]) -> set[str]:
             body_ok = all(
                 (isinstance(inner, ast.Return) and inner.value is not None and _pure(inner.value, trial))
                 or (isinstance(inner, ast.Expr) and isinstance(inner.value, ast.Constant))  # a docstring
-                or (_wording_writes(inner, trial) or set()) != set()
+                or (_feed_writes(inner, trial) or set()) != set()
                 for inner in statement.body
             )
             if body_ok:
@@ -353,19 +342,22 @@ def _scoped(statement: ast.stmt) -> set[int]:
     return scoped
 
 
-def _reads(statement: ast.stmt, textual: set[str]) -> list[tuple[str, bool]]:
-    """Every notebook variable a statement reads, each with whether it is read inside a ``glue`` of text."""
+def _only_glues(statement: ast.stmt) -> bool:
+    """Whether a statement only calls ``glue`` (a loop or an ``if`` included), as the page removes it."""
+    if isinstance(statement, (ast.For, ast.If)):
+        return all(_only_glues(inner) for inner in [*statement.body, *statement.orelse])
+    return _grown(statement.value, set()) == set() if isinstance(statement, ast.Expr) else False
+
+
+def _reads(statement: ast.stmt) -> list[tuple[str, bool]]:
+    """Every notebook variable a statement reads, each with whether it is read for a ``glue`` call (inside
+    one, or anywhere in a loop or ``if`` that only calls ``glue``)."""
     inside = set()
     for call in ast.walk(statement):
-        if (
-            isinstance(call, ast.Call)
-            and isinstance(call.func, ast.Name)
-            and call.func.id == "glue"
-            and call.args
-            and isinstance(call.args[0], ast.Constant)
-            and call.args[0].value in textual
-        ):
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "glue":
             inside |= {id(node) for node in ast.walk(call)}
+    if _only_glues(statement):
+        inside |= {id(node) for node in ast.walk(statement)}
     scoped = _scoped(statement)
     reads = [
         (node.id, id(node) in inside)
@@ -381,7 +373,7 @@ def _reads(statement: ast.stmt, textual: set[str]) -> list[tuple[str, bool]]:
 
 
 def _stores(statement: ast.stmt) -> set[str]:
-    """Every notebook variable a statement writes, wording or not (a definition's name included)."""
+    """Every notebook variable a statement writes, by a pure computation or not (a definition's name included)."""
     scoped = _scoped(statement)
     names = {
         node.id
@@ -391,22 +383,22 @@ def _stores(statement: ast.stmt) -> set[str]:
     return names | ({statement.name} if isinstance(statement, (ast.FunctionDef, ast.ClassDef)) else set())
 
 
-def _hidden_statements(statements: list[ast.stmt], textual: set[str]) -> set[int]:
-    """Positions (in execution order) of the statements that only word glued text.
+def _hidden_statements(statements: list[ast.stmt]) -> set[int]:
+    """Positions (in execution order) of the statements that only compute what ``glue`` hands to the text.
 
     Each read of a variable is traced to the statement that last wrote it before (its definition). A
-    statement is hidden when it only computes wording, every read of what it wrote is inside a ``glue``
-    of text or in another hidden statement, and it feeds a ``glue`` of text (directly or through hidden
-    statements). Start from every candidate and drop the ones that fail, until none does."""
+    statement is hidden when it only computes values (:func:`_feed_writes`), every read of what it wrote
+    is inside a ``glue`` call or in another hidden statement, and it feeds a ``glue`` call (directly or
+    through hidden statements). Start from every candidate and drop the ones that fail, until none does."""
     local = _pure_functions(statements)
-    writes = [_wording_writes(statement, local) for statement in statements]
+    writes = [_feed_writes(statement, local) for statement in statements]
     uses: dict[int, list[tuple[int, bool]]] = {position: [] for position in range(len(statements))}
     last_writer: dict[str, int] = {}
     for position, statement in enumerate(statements):
-        for name, in_glue in _reads(statement, textual):
+        for name, in_glue in _reads(statement):
             if name in last_writer:
                 uses[last_writer[name]].append((position, in_glue))
-        # every write, wording or not, starts a new definition; words.append(...) redefines words too
+        # every write starts a new definition; words.append(...) redefines words too
         for name in _stores(statement) | (writes[position] or set()):
             last_writer[name] = position
     hidden = {position for position, written in enumerate(writes) if written}
@@ -440,13 +432,14 @@ def _without_lines(source: str, ranges: list[tuple[int, int]]) -> str:
     return "\n".join(line for number, line in enumerate(lines) if number not in drop).strip("\n")
 
 
-def hide_text_building(sources: list[str], textual: set[str]) -> list[str]:
-    """The code cells as the rendered page shows them: without the statements that only build the
-    sentences glued into the text (``textual``: the names of text glues), so the page keeps the
-    computation and drops the wording (see :func:`_hidden_statements`). Only statements of pure
-    computation go (no call with an effect: training, plotting and writing files always stay), never one
-    that shares a line with another; the comment lines right above a hidden statement go with it. A cell
-    that would not parse afterwards is shown unchanged."""
+def hide_glue_feeds(sources: list[str]) -> list[str]:
+    """The code cells as the rendered page shows them: without the statements whose only purpose is to
+    compute what a ``glue`` call hands to the text (a sentence's wording, a number quoted in the prose),
+    since the page hides the ``glue`` calls themselves (:func:`hide_glue_calls`) and would otherwise show
+    values nobody uses (see :func:`_hidden_statements`). Only statements of pure computation go (no call
+    with an effect: training, predicting, plotting and writing files always stay), never one that shares
+    a line with another; the comment lines right above a hidden statement go with it. A cell that would
+    not parse afterwards is shown unchanged. The executed notebook and the one opened in Colab keep all."""
     trees = [_parsed(source) for source in sources]
     located = []  # (cell, statement) in execution order
     for cell, tree in enumerate(trees):
@@ -458,7 +451,7 @@ def hide_text_building(sources: list[str], textual: set[str]) -> list[str]:
             if other is not statement and other.lineno <= statement.end_lineno and statement.lineno <= other.end_lineno
         }
         located += [(cell, statement, id(statement) in shared) for statement in body]
-    hidden = _hidden_statements([statement for _, statement, _ in located], textual)
+    hidden = _hidden_statements([statement for _, statement, _ in located])
     shown = []
     for cell, source in enumerate(sources):
         lines = source.splitlines()
@@ -477,14 +470,12 @@ def hide_text_building(sources: list[str], textual: set[str]) -> list[str]:
 
 def stage_notebook(executed: Path, staged: Path, parameters: dict, *, student: bool = False) -> None:
     """Copy an executed notebook, folding papermill's injected cell into the parameters cell,
-    hiding the code that only words the glued sentences (:func:`hide_text_building`) and the ``glue``
-    calls (:func:`hide_glue_calls`) from the page and, for the student
+    hiding the code that only feeds ``glue`` (:func:`hide_glue_feeds`) and the ``glue`` calls
+    (:func:`hide_glue_calls`) from the page and, for the student
     edition, removing the gated solutions."""
     nb = nbformat.read(executed, as_version=4)
     code_cells = [cell for cell in nb.cells if cell.cell_type == "code"]
-    for cell, source in zip(
-        code_cells, hide_text_building([cell.source for cell in code_cells], textual_glues(nb)), strict=True
-    ):
+    for cell, source in zip(code_cells, hide_glue_feeds([cell.source for cell in code_cells]), strict=True):
         if not {"parameters", "injected-parameters"} & set(cell.metadata.get("tags", [])):
             cell.source = source  # a reader changes the parameters cell: it shows every setting
     cells = []
@@ -496,6 +487,8 @@ def stage_notebook(executed: Path, staged: Path, parameters: dict, *, student: b
             cell.source = hide_glue_calls(cell.source)
             if not cell.source.strip() and not cell.get("outputs"):
                 continue  # a cell that only glued: nothing to show
+            if not cell.source.strip():  # its outputs are the glued values the text needs: keep them, show nothing
+                cell.metadata["tags"] = [*tags, "remove-input"]
         if "parameters" in tags:
             source = cell.source
             for name, value in parameters.items():
