@@ -17,7 +17,9 @@ Steps:
    anything, and editing one chapter re-executes that chapter alone.
 2. Stage a copy of the book (``_config.yml``, ``_toc.yml``, ``book/``) with the executed
    notebooks at the same relative paths as the sources (so the Colab buttons point at the
-   sources), with papermill's injected-parameters cell folded into the ``parameters`` cell.
+   sources), with papermill's injected-parameters cell folded into the ``parameters`` cell, and
+   without the ``glue`` calls and the code that only computes what they glue (the page shows the
+   teaching; the notebooks keep everything).
 3. Build the staged book with ``jb build -W -n --keep-going`` (warnings are errors).
 """
 
