@@ -181,9 +181,12 @@ def digits(rng: np.random.Generator) -> np.ndarray:
 
 
 def load_tool(name: str):
-    """Import ``tools/NAME.py`` (the tools are scripts, not a package)."""
+    """Import ``tools/NAME.py`` (the tools are scripts, not a package; they import each other as scripts
+    do, from their own folder)."""
     import importlib.util
 
+    if str(ROOT / "tools") not in sys.path:
+        sys.path.insert(0, str(ROOT / "tools"))
     spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses look their module up while it loads

@@ -267,111 +267,22 @@ def test_every_solution_with_code_was_executed_in_the_quick_chain(quick_chain):
     assert executed_solutions >= len(NOTEBOOKS)
 
 
-@pytest.mark.parametrize(
-    ("source", "shown"),
-    [
-        ('x = 1\nglue("x", x)\nprint(x)', "x = 1\nprint(x)"),
-        ('glue(\n    "long",\n    f(1, 2),\n)\ny = 2', "y = 2"),
-        ("for name, value in pairs:\n    glue(name, value)\nfig = plot()\nfig", "fig = plot()\nfig"),
-        ("for name in names:\n    glue(name, 1)\n    print(name)", "for name in names:\n    print(name)"),
-        ('%matplotlib inline\nglue("a", 1)', "%matplotlib inline"),
-        ('x = 1\n# the share, for the text\nglue("share", x / 2)\nprint(x)', "x = 1\nprint(x)"),
-    ],
-)
-def test_the_page_hides_glue_calls_and_blocks_they_leave_empty(source, shown):
-    assert load_tool("run_chain").hide_glue_calls(source) == shown
-
-
-@pytest.mark.parametrize(
-    ("sources", "shown"),
-    [
-        (  # the wording goes, with the comment above it; what is printed stays
-            [
-                'gap = a - b\n# how to say it\nif gap < 1:\n    phrase = "near"\nelse:\n    phrase = "far"\n'
-                'glue("reading", phrase)\nprint(a)'
-            ],
-            ['glue("reading", phrase)\nprint(a)'],
-        ),
-        (  # a variable the page shows is kept, and so is what computes it
-            ['gap = a - b\nphrase = "near" if gap < 1 else "far"\nglue("reading", phrase)\nprint(gap)'],
-            ['gap = a - b\nglue("reading", phrase)\nprint(gap)'],
-        ),
-        (  # what a loop of glue calls reads is computed for the text too
-            ['shares = dict(zip(keys, values))\nfor key, share in shares.items():\n    glue(f"share_{key}", share)'],
-            ['for key, share in shares.items():\n    glue(f"share_{key}", share)'],
-        ),
-        (  # a number computed only for the text goes too, whatever the glue's name
-            ['gain = a - b\nglue("gain", gain)\nfor key in keys:\n    glue(f"share_{key}", gain / 2)'],
-            ['glue("gain", gain)\nfor key in keys:\n    glue(f"share_{key}", gain / 2)'],
-        ),
-        (  # across cells: a list built in one cell and joined into a glue in another
-            [
-                "words = []\nshutil.rmtree(path)",
-                'def plural(n):\n    return "s" * (n > 1)\n\n\nwords.append(plural(2))',
-                'glue("reading", " ".join(words))',
-            ],
-            ["shutil.rmtree(path)", "", 'glue("reading", " ".join(words))'],
-        ),
-        (  # a result nobody reads is not wording: training is never hidden
-            ['history = model.fit(x)\nphrase = "done"\nglue("reading", phrase)'],
-            ['history = model.fit(x)\nglue("reading", phrase)'],
-        ),
-        (  # a call with an effect is never hidden, nor is what the shown code reads
-            [
-                "model = build(x)\nmodel.fit(x, y)\nscore = model.evaluate(x)\nphrase = f'{score:.2f}'\n"
-                "ax.set_title(phrase)\nglue('reading', phrase)"
-            ],
-            [
-                "model = build(x)\nmodel.fit(x, y)\nscore = model.evaluate(x)\nphrase = f'{score:.2f}'\n"
-                "ax.set_title(phrase)\nglue('reading', phrase)"
-            ],
-        ),
-        (  # an assignment expression, a shared line and a decorated function stay
-            [
-                "phrase = 'a' if (n := len(items)) else 'b'\nglue('reading', phrase)\nprint(n)",
-                "a = compute(); phrase = 'x'\nglue('reading', phrase)",
-                "@cache\ndef say(n):\n    return str(n)\n\n\nglue('reading', say(1))",
-            ],
-            [
-                "phrase = 'a' if (n := len(items)) else 'b'\nglue('reading', phrase)\nprint(n)",
-                "a = compute(); phrase = 'x'\nglue('reading', phrase)",
-                "@cache\ndef say(n):\n    return str(n)\n\n\nglue('reading', say(1))",
-            ],
-        ),
-        (  # a name reused later for something shown: each definition is judged on its own readers
-            ["flat = [1]\nphrase = 'flat' if flat else 'not'\nglue('reading', phrase)\nflat = compute()\nprint(flat)"],
-            ["glue('reading', phrase)\nflat = compute()\nprint(flat)"],
-        ),
-        (  # the blank lines between functions that stay are left as they were
-            [
-                "\n".join(
-                    [
-                        "def f():",
-                        "    return 1",
-                        "",
-                        "",
-                        "phrase = 'x'",
-                        "",
-                        "",
-                        "def g():",
-                        "    return f()",
-                        "",
-                        "",
-                        "print(g())",
-                        "glue('reading', phrase)",
-                    ]
-                )
-            ],
-            ["def f():\n    return 1\n\n\ndef g():\n    return f()\n\n\nprint(g())\nglue('reading', phrase)"],
-        ),
-        (  # a cell that does not parse is shown as it is
-            ['%time phrase = "x"\nglue("reading", phrase)', "def broken(:"],
-            ['%time phrase = "x"\nglue("reading", phrase)', "def broken(:"],
-        ),
-    ],
-)
-def test_the_page_hides_the_code_that_only_feeds_glue(sources, shown):
-    assert load_tool("run_chain").hide_glue_feeds(sources) == shown
+def test_staging_hides_what_only_feeds_glue_and_keeps_the_glued_values(tmp_path):
+    glued_value = nbformat.v4.new_output(
+        "display_data",
+        data={"application/papermill.record/text/plain": "0.5"},
+        metadata={"scrapbook": {"name": "half", "mime_prefix": "application/papermill.record/"}},
+    )
+    shown = nbformat.v4.new_code_cell("x = 1\nprint(x)")
+    only_glue = nbformat.v4.new_code_cell('half = x / 2\nglue("half", half)')
+    only_glue.outputs = [glued_value]
+    executed, staged = tmp_path / "executed.ipynb", tmp_path / "staged.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[shown, only_glue]), executed)
+    RUN_CHAIN.stage_notebook(executed, staged, {})
+    cells = nbformat.read(staged, as_version=4).cells
+    assert cells[0].source == "x = 1\nprint(x)"
+    assert cells[1].source == "" and "remove-input" in cells[1].metadata["tags"]  # its output is the glued value
+    assert cells[1].outputs[0]["metadata"]["scrapbook"]["name"] == "half"
 
 
 def test_the_demos_need_the_npm_runtime_and_say_what_to_install(tmp_path, monkeypatch):
