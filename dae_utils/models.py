@@ -16,6 +16,7 @@ far one output pixel sees.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import numpy as np
@@ -318,12 +319,15 @@ def multiply_adds(model: Any) -> int:
 def receptive_field(model: Any, *, position: tuple[int, int] | None = None) -> tuple[int, int]:
     """Rows and columns of the input window that can move one output pixel, measured by probing.
 
-    Starting from a grey image (every pixel 0.5), each of the ``H * W`` probes sets one input pixel
-    to 1; the input pixels whose probe changes the output pixel at ``position`` at all span the
-    window. Every batch of probes carries its own grey image, so each probe is compared with an output
-    computed by the same kernels. No gradients are used, so the answer holds for any layer, including
-    pooling and nearest-neighbour upsampling, whose windows are lopsided. An untrained model is enough:
-    the window is a property of the layers, not of the weights (unless a unit is dead everywhere).
+    Starting from a grey image (every pixel 0.5), each probe sets one input pixel to 1, and another sets
+    it to 0 (a ReLU that is off at grey may switch on in one direction only); the input pixels whose
+    probes change the output pixel at ``position`` at all span the window. Every batch carries its own
+    grey image, so each probe is compared with an output computed by the same kernels. No gradients are
+    used, so the answer holds for any layer, including pooling and nearest-neighbour upsampling, whose
+    windows are lopsided. The window is a property of the layers; probing measures it exactly unless a
+    path through the network stays off for both probes (a unit dead around the grey image), which makes
+    the measured window smaller, never larger. On a GPU, kernels that round differently from row to row
+    could make it larger: the book measures on untrained models on the CPU.
 
     Args:
         model: A Keras model mapping (None, H, W, 1) images to (None, H, W, 1) images.
@@ -334,14 +338,14 @@ def receptive_field(model: Any, *, position: tuple[int, int] | None = None) -> t
         pixel that moves the output pixel, inclusive.
 
     Raises:
-        TypeError: If ``model`` is not a Keras model, or ``position`` is not two integers.
+        TypeError: If ``model`` is not a built Keras model, or ``position`` is not two integers.
         ValueError: If the model does not map one-channel images to one-channel images of the same size,
             ``position`` is outside them, or no input pixel moves the output pixel.
     """
     import keras
 
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"Expected a keras.Model. Received: {type(model).__name__}")
+    if not isinstance(model, keras.Model) or not model.built:
+        raise TypeError(f"Expected a built keras.Model. Received: {type(model).__name__}")
     shape = tuple(model.input_shape[1:]) if not isinstance(model.input_shape, list) else None
     if shape is None or len(shape) != 3 or shape[-1] != 1 or None in shape or model.output_shape != (None, *shape):
         raise ValueError(
@@ -351,21 +355,25 @@ def receptive_field(model: Any, *, position: tuple[int, int] | None = None) -> t
     height, width, _ = shape
     if position is None:
         position = (height // 2, width // 2)
-    if not (isinstance(position, tuple) and len(position) == 2 and all(isinstance(i, int) for i in position)):
+    integers = isinstance(position, tuple) and len(position) == 2
+    if not (integers and all(isinstance(i, numbers.Integral) and not isinstance(i, bool) for i in position)):
         raise TypeError(f"Expected position as a (row, column) tuple of integers. Received: position={position!r}")
-    row, column = position
+    row, column = (int(i) for i in position)
     if not (0 <= row < height and 0 <= column < width):
         raise ValueError(f"Expected a position inside the {height} x {width} image. Received: position={position!r}")
     grey = np.full((1, *shape), 0.5, dtype="float32")
-    probes = np.repeat(grey, height * width, axis=0)
-    probes.reshape(height * width, -1)[np.arange(height * width), np.arange(height * width)] = 1.0
-    moved = []
+    pixels = [(value, index) for value in (1.0, 0.0) for index in range(height * width)]
+    moved = np.zeros(height * width, dtype=bool)
     per_batch = _PROBE_BATCH - 1  # the probes beside each batch's grey image
-    for start in range(0, height * width, per_batch):
-        batch = np.concatenate([grey, probes[start : start + per_batch]])
+    for start in range(0, len(pixels), per_batch):
+        chunk = pixels[start : start + per_batch]
+        batch = np.repeat(grey, len(chunk) + 1, axis=0)
+        for offset, (value, index) in enumerate(chunk, start=1):
+            batch[offset].reshape(-1)[index] = value
         outputs = predict_padded(model, batch, limit=_PROBE_BATCH)
-        moved.append(outputs[1:, row, column, 0] != outputs[0, row, column, 0])
-    rows, columns = np.nonzero(np.concatenate(moved).reshape(height, width))
+        changed = outputs[1:, row, column, 0] != outputs[0, row, column, 0]
+        moved[[index for _, index in chunk]] |= changed
+    rows, columns = np.nonzero(moved.reshape(height, width))
     if rows.size == 0:
         raise ValueError(
             f"Expected at least one input pixel to move the output pixel. Received: position={position!r}, "

@@ -161,6 +161,19 @@ def test_receptive_field_of_convolutions_grows_by_the_kernel_less_one():
     assert receptive_field(_convolutions((5, 3))) == (5, 3)  # rows and columns are measured apart
     assert receptive_field(_convolutions(3, 3, 3)) == (7, 7)
     assert receptive_field(_convolutions(3), position=(0, 0)) == (2, 2)  # zero padding outside the image
+    assert receptive_field(_convolutions(3), position=(np.int64(0), np.int64(0))) == (2, 2)  # NumPy integers
+
+
+def test_receptive_field_probes_both_ways_past_a_unit_off_at_grey():
+    # centre weight 1, edges -0.1, bias -0.12, ReLU: at grey the unit is just off (0.5 - 0.4 - 0.12 < 0);
+    # lowering an edge pixel switches it on, raising one does not. Probes that only raise would see 1 x 1.
+    inputs = keras.Input((16, 16, 1))
+    convolution = keras.layers.Conv2D(1, 3, padding="same", activation="relu")
+    model = keras.Model(inputs, convolution(inputs))
+    kernel = np.full((3, 3, 1, 1), -0.1, "float32")
+    kernel[1, 1] = 1.0
+    convolution.set_weights([kernel, np.array([-0.12], "float32")])
+    assert receptive_field(model) == (3, 3)
 
 
 def test_receptive_field_of_the_book_models():
@@ -175,11 +188,12 @@ def test_receptive_field_of_the_book_models():
 @pytest.mark.parametrize(
     ("model", "kwargs", "error", "message"),
     [
-        ("not a model", {}, TypeError, "Expected a keras.Model"),
+        ("not a model", {}, TypeError, "Expected a built keras.Model"),
         (None, {"position": (16, 0)}, ValueError, "inside the 16 x 16 image"),
         ("two channels", {}, ValueError, "fixed shape \\(H, W, 1\\)"),
         ("dead", {}, ValueError, "at least one input pixel to move"),
         (None, {"position": (1, 2, 3)}, TypeError, "tuple of integers"),
+        (None, {"position": (True, 2)}, TypeError, "tuple of integers"),
         ("pooled", {}, ValueError, "to the same shape"),
     ],
 )

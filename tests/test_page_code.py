@@ -15,6 +15,9 @@ PAGE_CODE = load_tool("page_code")
         ("for name in names:\n    glue(name, 1)\n    print(name)", "for name in names:\n    print(name)"),
         ('%matplotlib inline\nglue("a", 1)', "%matplotlib inline"),
         ('x = 1\n# the share, for the text\nglue("share", x / 2)\nprint(x)', "x = 1\nprint(x)"),
+        ('glue("b", "(" + label)\nmodel.fit(x)\nprint(x)', "model.fit(x)\nprint(x)"),  # parentheses in a string
+        ("for a, b in pairs: glue(a, b)\nprint(1)", "for a, b in pairs: glue(a, b)\nprint(1)"),  # not on its own line
+        ("if ok:\n    x = 1\n    # a note\nglue('x', 1)", "if ok:\n    x = 1\n    # a note"),  # another block's comment
     ],
 )
 def test_the_page_hides_glue_calls_and_blocks_they_leave_empty(source, shown):
@@ -103,6 +106,50 @@ def test_the_page_hides_glue_calls_and_blocks_they_leave_empty(source, shown):
             ],
             ["def f():\n    return 1\n\n\ndef g():\n    return f()\n\n\nprint(g())\nglue('reading', phrase)"],
         ),
+        (  # a result with an effect stays even when only glue reads it
+            ["score = model.evaluate(x)\nglue('s', score)"],
+            ["score = model.evaluate(x)\nglue('s', score)"],
+        ),
+        (  # a shown function reads the variable when it is called: the definition stays
+            ["def show(x):\n    print(x, caption)\n\n\ncaption = f'{n} digits'\nglue('c', caption)\nshow(1)"],
+            ["def show(x):\n    print(x, caption)\n\n\ncaption = f'{n} digits'\nglue('c', caption)\nshow(1)"],
+        ),
+        (  # del reads, a default argument reads, a magic line reads
+            [
+                "tmp = len(a)\nglue('n', tmp)\ndel tmp",
+                "k = len(a)\nglue('k', k)\nf = lambda x, k=k: x + k",
+                "size = int(s * 3)\nglue('size', size)\n%timeit f(size)",
+            ],
+            [
+                "tmp = len(a)\nglue('n', tmp)\ndel tmp",
+                "k = len(a)\nglue('k', k)\nf = lambda x, k=k: x + k",
+                "size = int(s * 3)\nglue('size', size)\n%timeit f(size)",
+            ],
+        ),
+        (  # a glue call inside an expression is shown, and so is what it reads
+            ["phrase = 'x'\n[glue(f'p{i}', phrase) for i in range(2)]"],
+            ["phrase = 'x'\n[glue(f'p{i}', phrase) for i in range(2)]"],
+        ),
+        (  # next() of a stream and a pure-looking function with an effect on a global stay
+            [
+                "first = next(stream)\nglue('f', first)\nprint(next(stream))",
+                "log = []\n\n\ndef say(s):\n    log.append(s)\n    return s\n\n\n"
+                "phrase = say('hi')\nglue('p', phrase)\nprint(log)",
+            ],
+            [
+                "first = next(stream)\nglue('f', first)\nprint(next(stream))",
+                "log = []\n\n\ndef say(s):\n    log.append(s)\n    return s\n\n\n"
+                "phrase = say('hi')\nglue('p', phrase)\nprint(log)",
+            ],
+        ),
+        (  # a key= that is not a lambda or a pure function may do anything
+            ["best = max(configs, key=train_and_score)\nglue('b', best)"],
+            ["best = max(configs, key=train_and_score)\nglue('b', best)"],
+        ),
+        (  # an augmented total reads its earlier value: all of it goes together
+            ["total = 0\nfor x in xs:\n    total += x\nglue('t', total)\nprint(xs)"],
+            ["glue('t', total)\nprint(xs)"],
+        ),
         (  # a cell that does not parse is shown as it is
             ['%time phrase = "x"\nglue("reading", phrase)', "def broken(:"],
             ['%time phrase = "x"\nglue("reading", phrase)', "def broken(:"],
@@ -111,3 +158,13 @@ def test_the_page_hides_glue_calls_and_blocks_they_leave_empty(source, shown):
 )
 def test_the_page_hides_the_code_that_only_feeds_glue(sources, shown):
     assert PAGE_CODE.hide_glue_feeds(sources) == shown
+
+
+def test_the_parameters_cell_is_shown_whole():
+    sources = ["n = 3\nglue('n', n)", "phrase = f'{m}'\nglue('p', phrase)"]
+    assert PAGE_CODE.hide_glue_feeds(sources, keep=frozenset({0})) == ["n = 3\nglue('n', n)", "glue('p', phrase)"]
+
+
+def test_a_cell_magic_and_what_it_mentions_are_shown():
+    sources = ["path = f'{name}.txt'\nglue('path', path)", "%%writefile {path}\nphrase = 'x'\nglue('p', phrase)"]
+    assert PAGE_CODE.hide_glue_feeds(sources) == sources

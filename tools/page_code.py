@@ -5,6 +5,10 @@ hides those ``glue`` calls (:func:`hide_glue_calls`) and the statements whose on
 what they glue (:func:`hide_glue_feeds`), so a reader sees the computation the chapter teaches and the
 outputs it prints or plots. The executed notebook, and the one a reader opens in Colab, keep everything.
 ``tools/run_chain.py`` applies both when it stages the executed notebooks for Jupyter Book.
+
+Hiding is conservative: a statement that might do anything but compute a value stays, and so does
+every definition that shown code might read, including through a function body, a ``del``, a default
+argument, an IPython magic line or a cell that does not parse as Python.
 """
 
 from __future__ import annotations
@@ -12,64 +16,23 @@ from __future__ import annotations
 import ast
 import re
 
-GLUE_CALL = re.compile(r"^\s*glue\(")
-
-
-def hide_glue_calls(source: str) -> str:
-    """The code as the rendered page shows it: without the ``glue(...)`` calls that hand numbers to the
-    text (bookkeeping, not teaching), the comment lines right above them, and a loop or block left empty
-    by their removal. The
-    executed notebook and the one a reader opens in Colab keep them. If the result would not parse,
-    the source is shown unchanged."""
-    kept, depth = [], 0
-    for line in source.splitlines():
-        if depth == 0 and GLUE_CALL.match(line):
-            depth = line.count("(") - line.count(")")
-            while kept and kept[-1].lstrip().startswith("#"):  # the comment that explained the glued value
-                kept.pop()
-            continue
-        if depth > 0:
-            depth += line.count("(") - line.count(")")
-            continue
-        kept.append(line)
-    # drop block headers ("for ...:", "if ...:") whose body went away entirely
-    cleaned = []
-    for index, line in enumerate(kept):
-        if line.rstrip().endswith(":"):
-            indent = len(line) - len(line.lstrip())
-            following = next((later for later in kept[index + 1 :] if later.strip()), None)
-            if following is None or len(following) - len(following.lstrip()) <= indent:
-                continue
-        cleaned.append(line)
-    result = "\n".join(cleaned).strip("\n")
-    python = "\n".join(line for line in result.splitlines() if not line.lstrip().startswith(("%", "!")))
-    try:
-        ast.parse(python)
-    except SyntaxError:
-        return source
-    return result
-
-
-def _parsed(source: str) -> ast.Module | None:
-    """The cell's syntax tree, with IPython's magic lines blanked (line numbers kept); None if it does not parse."""
-    lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
-    try:
-        return ast.parse("\n".join(lines))
-    except SyntaxError:
-        return None
-
+MAGIC = re.compile(r"^\s*[%!]")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
 
 #: Calls that only compute a value: built-ins without effects, the package's wording and statistics helpers
 #: (dae_utils.reporting's listed and counted, dae_utils.metrics's summarize), and NumPy reductions.
 PURE_FUNCTIONS = frozenset(
-    "abs all any bool dict enumerate float format int len list max min next range repr reversed round set "
+    "abs all any bool dict enumerate float format int len list max min range repr reversed round set "
     "sorted str sum tuple zip listed counted summarize".split()
 )
+#: Methods that only compute a value on strings, dicts and arrays.
 PURE_METHODS = frozenset(
-    "astype capitalize count format get index item items join keys lower max mean min replace split std strip "
+    "astype capitalize count format index item items join keys lower max mean min replace split std strip "
     "sum title tolist upper values".split()
 )
-PURE_NUMPY = frozenset(  # also the functions of the same name in ``math``
+#: The modules whose functions of :data:`PURE_NUMPY`'s names only compute a value.
+NUMERIC_MODULES = ("np", "math")
+PURE_NUMPY = frozenset(
     "abs all any argmax argmin array asarray bincount ceil count_nonzero flatnonzero floor isclose isfinite "
     "log10 max maximum mean median min minimum nonzero percentile quantile round sort sqrt std sum unique".split()
 )
@@ -79,29 +42,113 @@ _PURE_NODES = (
     ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.comprehension, ast.Starred, ast.keyword, ast.Lambda,
     ast.arguments, ast.arg, ast.expr_context, ast.operator, ast.cmpop, ast.boolop, ast.unaryop,
 )  # fmt: skip
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+
+
+def _python(source: str) -> tuple[ast.Module | None, set[str]]:
+    """The cell's syntax tree, each IPython magic line read as ``pass`` at its indentation (line numbers
+    kept), and the identifiers the magic lines mention. A cell magic (``%%``) or a cell that does not
+    parse gives no tree, and every identifier in it is mentioned."""
+    if source.lstrip().startswith("%%"):
+        return None, set(IDENTIFIER.findall(source))
+    lines, mentioned = [], set()
+    for line in source.splitlines():
+        if MAGIC.match(line):
+            lines.append(line[: len(line) - len(line.lstrip())] + "pass")
+            mentioned |= set(IDENTIFIER.findall(line))
+        else:
+            lines.append(line)
+    try:
+        return ast.parse("\n".join(lines)), mentioned
+    except SyntaxError:
+        return None, set(IDENTIFIER.findall(source))
+
+
+def _whole_lines(node: ast.stmt, lines: list[str]) -> bool:
+    """Whether a statement has its lines to itself (nothing before it on its first line, nothing but a
+    comment after it on its last)."""
+    before = lines[node.lineno - 1][: node.col_offset]
+    after = lines[node.end_lineno - 1][node.end_col_offset :]
+    return not before.strip() and (not after.strip() or after.strip().startswith("#"))
+
+
+def _is_glue(node: ast.AST) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "glue"
+
+
+def _removed_glues(tree: ast.Module, lines: list[str]) -> list[ast.Expr]:
+    """The ``glue(...)`` statements the page removes: at any depth, each on lines of its own."""
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr) and _is_glue(node.value) and _whole_lines(node, lines)
+    ]
+
+
+def _with_comments_above(first: int, lines: list[str]) -> int:
+    """The first line of the comment block right above line ``first`` at the same indentation (or ``first``)."""
+    indent = len(lines[first]) - len(lines[first].lstrip())
+    while first > 0 and lines[first - 1].lstrip().startswith("#"):
+        if len(lines[first - 1]) - len(lines[first - 1].lstrip()) != indent:
+            break
+        first -= 1
+    return first
+
+
+def hide_glue_calls(source: str) -> str:
+    """The code as the rendered page shows it: without the ``glue(...)`` calls that hand numbers to the
+    text (bookkeeping, not teaching), the comment lines right above them, and a loop or block left empty
+    by their removal. The executed notebook and the one a reader opens in Colab keep them. If the cell
+    is not Python, or the result would not parse, the source is shown unchanged."""
+    tree, _ = _python(source)
+    if tree is None:
+        return source
+    lines = source.splitlines()
+    drop = set()
+    for node in _removed_glues(tree, lines):
+        drop |= set(range(_with_comments_above(node.lineno - 1, lines), node.end_lineno))
+    kept = [line for number, line in enumerate(lines) if number not in drop]
+    # drop block headers ("for ...:", "if ...:") whose body went away entirely
+    cleaned = []
+    for index, line in enumerate(kept):
+        if line.rstrip().endswith(":") and not line.lstrip().startswith("#"):
+            indent = len(line) - len(line.lstrip())
+            following = next((later for later in kept[index + 1 :] if later.strip()), None)
+            if following is None or len(following) - len(following.lstrip()) <= indent:
+                continue
+        cleaned.append(line)
+    result = "\n".join(cleaned).strip("\n")
+    return result if _python(result)[0] is not None else source
+
+
+def _pure_call(call: ast.Call, callable_names: set[str]) -> bool:
+    """Whether a call only computes a value (see :func:`_pure`)."""
+    function = call.func
+    if isinstance(function, ast.Name):
+        generator_next = function.id == "next" and call.args and isinstance(call.args[0], ast.GeneratorExp)
+        allowed = function.id in callable_names or generator_next
+    elif isinstance(function, ast.Attribute):
+        on_module = isinstance(function.value, ast.Name) and function.value.id in NUMERIC_MODULES
+        allowed = function.attr in (PURE_NUMPY if on_module else PURE_METHODS)
+    else:
+        allowed = False
+    keys = [keyword.value for keyword in call.keywords if keyword.arg == "key"]
+    return allowed and all(
+        isinstance(key, ast.Lambda) or (isinstance(key, ast.Name) and key.id in callable_names) for key in keys
+    )
 
 
 def _pure(node: ast.AST, local: set[str]) -> bool:
     """Whether an expression only computes a value: literals, names, arithmetic, f-strings, comprehensions
     and calls of :data:`PURE_FUNCTIONS`, :data:`PURE_METHODS`, :data:`PURE_NUMPY` (``np.`` or ``math.``) or of
-    the notebook's own
-    pure functions (``local``). No assignment expression, no call with an effect (``fit``, ``savefig``)."""
-    for inner in ast.walk(node):
-        if isinstance(inner, ast.Call):
-            function = inner.func
-            if isinstance(function, ast.Name):
-                if function.id not in PURE_FUNCTIONS | local:
-                    return False
-            elif not isinstance(function, ast.Attribute):
-                return False
-            elif isinstance(function.value, ast.Name) and function.value.id in ("np", "math"):
-                if function.attr not in PURE_NUMPY:
-                    return False
-            elif function.attr not in PURE_METHODS:
-                return False
-        elif not isinstance(inner, _PURE_NODES):
-            return False
-    return True
+    the notebook's own pure functions (``local``); ``next`` only of a generator expression, and a ``key=``
+    only as a lambda or one of those functions. No assignment expression, no call with an effect."""
+    callable_names = PURE_FUNCTIONS | local
+    return all(
+        _pure_call(inner, callable_names) if isinstance(inner, ast.Call) else isinstance(inner, _PURE_NODES)
+        for inner in ast.walk(node)
+    )
 
 
 def _written(target: ast.AST) -> set[str] | None:
@@ -130,8 +177,8 @@ def _grown(expression: ast.expr, local: set[str]) -> set[str] | None:
 
 def _feed_writes(statement: ast.stmt, local: set[str]) -> set[str] | None:
     """The variables a statement writes, if all it does is compute values into them: an assignment of a
-    pure expression, ``name.append``/``extend`` of one, a pure function without decorators, or an ``if``
-    or ``for`` made only of these (with a pure test or iterable). A ``glue`` call writes nothing (the page
+    pure expression, ``name.append``/``extend`` of one, a pure function of the notebook, or an ``if`` or
+    ``for`` made only of these (with a pure test or iterable). A ``glue`` call writes nothing (the page
     hides it anyway). None for anything else."""
     if isinstance(statement, (ast.Assign, ast.AugAssign, ast.AnnAssign)) and statement.value is not None:
         targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
@@ -152,20 +199,31 @@ def _feed_writes(statement: ast.stmt, local: set[str]) -> set[str] | None:
 
 
 def _pure_functions(statements: list[ast.stmt]) -> set[str]:
-    """The notebook's own functions that only compute a value: no decorator, a body of pure assignments
-    and a pure ``return`` (calls of each other allowed)."""
+    """The notebook's own functions that only compute a value: no decorator, no default argument, a body
+    of a docstring, assignments of pure values to its own variables and a pure ``return`` (calls of each
+    other allowed)."""
     local: set[str] = set()
     changed = True
     while changed:
         changed = False
         for statement in statements:
-            if not isinstance(statement, ast.FunctionDef) or statement.decorator_list or statement.name in local:
+            if (
+                not isinstance(statement, ast.FunctionDef)
+                or statement.decorator_list
+                or statement.args.defaults
+                or statement.args.kw_defaults
+                or statement.name in local
+            ):
                 continue
             trial = local | {statement.name}
             body_ok = all(
                 (isinstance(inner, ast.Return) and inner.value is not None and _pure(inner.value, trial))
                 or (isinstance(inner, ast.Expr) and isinstance(inner.value, ast.Constant))  # a docstring
-                or (_feed_writes(inner, trial) or set()) != set()
+                or (
+                    isinstance(inner, ast.Assign)
+                    and all(isinstance(target, ast.Name) for target in inner.targets)
+                    and _pure(inner.value, trial)
+                )
                 for inner in statement.body
             )
             if body_ok:
@@ -174,65 +232,88 @@ def _pure_functions(statements: list[ast.stmt]) -> set[str]:
 
 
 def _scoped(statement: ast.stmt) -> set[int]:
-    """The name nodes that belong to an inner scope of a statement: a comprehension's own loop variables, a
-    lambda's or a function's parameters (reading or writing them touches no variable of the notebook), and
-    the reads of a ``for`` loop's variable in its own body (they read the loop's value, not an earlier one)."""
+    """The name nodes that belong to an inner scope of a statement: what a function, a lambda or a class
+    body reads and writes of its own (its parameters and local variables), a comprehension's own loop
+    variables (past its first iterable, which the enclosing scope evaluates), and the reads of a ``for``
+    loop's variable in its own body (they read the loop's value, not an earlier one)."""
     scoped = set()
     for node in ast.walk(statement):
-        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+        if isinstance(node, _COMPREHENSIONS):
             own = {name.id for generator in node.generators for name in ast.walk(generator.target)
                    if isinstance(name, ast.Name)}  # fmt: skip
-        elif isinstance(node, ast.For):  # the body reads the loop's own variable, not an earlier one
+            inside = [node.elt] if not isinstance(node, ast.DictComp) else [node.key, node.value]
+            for index, generator in enumerate(node.generators):
+                inside += [generator.target, *generator.ifs] + ([generator.iter] if index else [])
+        elif isinstance(node, ast.For):
             own = {name.id for name in ast.walk(node.target) if isinstance(name, ast.Name)}
-            scoped |= {
-                id(name)
-                for inner in [*node.body, *node.orelse]
-                for name in ast.walk(inner)
-                if isinstance(name, ast.Name) and isinstance(name.ctx, ast.Load) and name.id in own
-            }
+            inside = [*node.body, *node.orelse]
+            scoped |= {id(name) for part in inside for name in ast.walk(part)
+                       if isinstance(name, ast.Name) and isinstance(name.ctx, ast.Load) and name.id in own}  # fmt: skip
             continue
-        elif isinstance(node, (ast.Lambda, ast.FunctionDef)):
-            arguments = node.args
-            own = {arg.arg for arg in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]}
-            own |= {arg.arg for arg in (arguments.vararg, arguments.kwarg) if arg is not None}
+        elif isinstance(node, _SCOPES):
+            body = node.body if isinstance(node.body, list) else [node.body]
+            own = {name.id for part in body for name in ast.walk(part)
+                   if isinstance(name, ast.Name) and isinstance(name.ctx, ast.Store)}  # fmt: skip
+            if not isinstance(node, ast.ClassDef):
+                arguments = node.args
+                own |= {arg.arg for arg in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]}
+                own |= {arg.arg for arg in (arguments.vararg, arguments.kwarg) if arg is not None}
+            inside = body
         else:
             continue
-        scoped |= {id(name) for name in ast.walk(node) if isinstance(name, ast.Name) and name.id in own}
+        scoped |= {id(name) for part in inside for name in ast.walk(part)
+                   if isinstance(name, ast.Name) and name.id in own}  # fmt: skip
     return scoped
 
 
-def _only_glues(statement: ast.stmt) -> bool:
-    """Whether a statement only calls ``glue`` (a loop or an ``if`` included), as the page removes it."""
-    if isinstance(statement, (ast.For, ast.If)):
-        return all(_only_glues(inner) for inner in [*statement.body, *statement.orelse])
-    return _grown(statement.value, set()) == set() if isinstance(statement, ast.Expr) else False
+def _free_reads(statement: ast.stmt) -> set[str]:
+    """The notebook variables that the bodies of the functions and lambdas in a statement read: they are
+    read whenever the function is called, which may be anywhere after."""
+    scoped = _scoped(statement)
+    return {
+        name.id
+        for node in ast.walk(statement)
+        if isinstance(node, _SCOPES)
+        for part in (node.body if isinstance(node.body, list) else [node.body])
+        for name in ast.walk(part)
+        if isinstance(name, ast.Name) and isinstance(name.ctx, ast.Load) and id(name) not in scoped
+    }
 
 
-def _reads(statement: ast.stmt) -> list[tuple[str, bool]]:
-    """Every notebook variable a statement reads, each with whether it is read for a ``glue`` call (inside
-    one, or anywhere in a loop or ``if`` that only calls ``glue``)."""
-    inside = set()
-    for call in ast.walk(statement):
-        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "glue":
-            inside |= {id(node) for node in ast.walk(call)}
-    if _only_glues(statement):
-        inside |= {id(node) for node in ast.walk(statement)}
+def _glue_feeding(statement: ast.stmt, removed: set[int]) -> set[int]:
+    """The nodes of a statement that the page removes with the ``glue`` calls: the removed calls, and a
+    whole loop or ``if`` made only of removed calls (its header goes too)."""
+
+    def only_glues(node: ast.stmt) -> bool:
+        if isinstance(node, (ast.For, ast.If)):
+            return all(only_glues(inner) for inner in [*node.body, *node.orelse])
+        return id(node) in removed
+
+    if only_glues(statement):
+        return {id(node) for node in ast.walk(statement)}
+    return {id(node) for glue in ast.walk(statement) if id(glue) in removed for node in ast.walk(glue)}
+
+
+def _reads(statement: ast.stmt, removed: set[int]) -> list[tuple[str, bool]]:
+    """Every notebook variable a statement reads, each with whether the read goes with a removed ``glue``
+    call (:func:`_glue_feeding`). ``del x`` and ``x += ...`` read x too."""
+    feeding = _glue_feeding(statement, removed)
     scoped = _scoped(statement)
     reads = [
-        (node.id, id(node) in inside)
+        (node.id, id(node) in feeding)
         for node in ast.walk(statement)
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and id(node) not in scoped
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Load, ast.Del)) and id(node) not in scoped
     ]
-    # ``x += ...`` reads x before it writes it
     return reads + [
         (node.target.id, False)
         for node in ast.walk(statement)
-        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name)
+        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name) and id(node.target) not in scoped
     ]
 
 
 def _stores(statement: ast.stmt) -> set[str]:
-    """Every notebook variable a statement writes, by a pure computation or not (a definition's name included)."""
+    """Every notebook variable a statement writes, by a pure computation or not (a definition's name
+    included, not what its body writes for itself)."""
     scoped = _scoped(statement)
     names = {
         node.id
@@ -242,28 +323,38 @@ def _stores(statement: ast.stmt) -> set[str]:
     return names | ({statement.name} if isinstance(statement, (ast.FunctionDef, ast.ClassDef)) else set())
 
 
-def _hidden_statements(statements: list[ast.stmt]) -> set[int]:
+def _hidden_statements(statements: list[ast.stmt], removed: set[int], pinned: set[str], keep: set[int]) -> set[int]:
     """Positions (in execution order) of the statements that only compute what ``glue`` hands to the text.
 
     Each read of a variable is traced to the statement that last wrote it before (its definition). A
     statement is hidden when it only computes values (:func:`_feed_writes`), every read of what it wrote
-    is inside a ``glue`` call or in another hidden statement, and it feeds a ``glue`` call (directly or
-    through hidden statements). Start from every candidate and drop the ones that fail, until none does."""
+    goes with a removed ``glue`` call or is in another hidden statement, it feeds a removed ``glue`` call
+    (directly or through hidden statements), and it writes no variable that a shown function reads or
+    that ``pinned`` names (magic lines, cells that are not Python). Statements at the positions in
+    ``keep`` always show. Start from every candidate and drop the ones that fail, until none does."""
     local = _pure_functions(statements)
     writes = [_feed_writes(statement, local) for statement in statements]
     uses: dict[int, list[tuple[int, bool]]] = {position: [] for position in range(len(statements))}
     last_writer: dict[str, int] = {}
     for position, statement in enumerate(statements):
-        for name, in_glue in _reads(statement):
+        for name, for_glue in _reads(statement, removed):
             if name in last_writer:
-                uses[last_writer[name]].append((position, in_glue))
+                uses[last_writer[name]].append((position, for_glue))
         # every write starts a new definition; words.append(...) redefines words too
         for name in _stores(statement) | (writes[position] or set()):
             last_writer[name] = position
-    hidden = {position for position, written in enumerate(writes) if written}
+    hidden = {p for p, written in enumerate(writes) if written and p not in keep and not written & pinned}
     while True:
-        kept = {p for p in hidden if all(in_glue or user in hidden for user, in_glue in uses[p] if user != p)}
-        feeding = {p for p in kept if any(in_glue for _, in_glue in uses[p])}
+        read_by_shown_functions = set().union(
+            *(_free_reads(statements[p]) for p in range(len(statements)) if p not in hidden)
+        )
+        kept = {
+            p
+            for p in hidden
+            if all(for_glue or user in hidden for user, for_glue in uses[p] if user != p)
+            and not writes[p] & read_by_shown_functions
+        }
+        feeding = {p for p in kept if any(for_glue for _, for_glue in uses[p])}
         grown = True
         while grown:
             more = {p for p in kept - feeding if any(user in feeding for user, _ in uses[p] if user != p)}
@@ -291,37 +382,33 @@ def _without_lines(source: str, ranges: list[tuple[int, int]]) -> str:
     return "\n".join(line for number, line in enumerate(lines) if number not in drop).strip("\n")
 
 
-def hide_glue_feeds(sources: list[str]) -> list[str]:
+def hide_glue_feeds(sources: list[str], *, keep: frozenset[int] = frozenset()) -> list[str]:
     """The code cells as the rendered page shows them: without the statements whose only purpose is to
     compute what a ``glue`` call hands to the text (a sentence's wording, a number quoted in the prose),
     since the page hides the ``glue`` calls themselves (:func:`hide_glue_calls`) and would otherwise show
     values nobody uses (see :func:`_hidden_statements`). Only statements of pure computation go (no call
     with an effect: training, predicting, plotting and writing files always stay), never one that shares
-    a line with another; the comment lines right above a hidden statement go with it. A cell that would
-    not parse afterwards is shown unchanged. The executed notebook and the one opened in Colab keep all."""
-    trees = [_parsed(source) for source in sources]
-    located = []  # (cell, statement) in execution order
-    for cell, tree in enumerate(trees):
-        body = tree.body if tree is not None else []
-        shared = {
-            id(statement)
-            for statement in body
-            for other in body
-            if other is not statement and other.lineno <= statement.end_lineno and statement.lineno <= other.end_lineno
-        }
-        located += [(cell, statement, id(statement) in shared) for statement in body]
-    hidden = _hidden_statements([statement for _, statement, _ in located])
+    a line with another; the comment lines right above a hidden statement go with it. The cells at the
+    indices in ``keep`` (the parameters cell) are shown whole, and so is a cell magic or a cell that would
+    not parse afterwards. The executed notebook and the one opened in Colab keep everything."""
+    located, removed, pinned = [], set(), set()  # located: (cell, statement, alone on its lines)
+    for cell, source in enumerate(sources):
+        tree, mentioned = _python(source)
+        pinned |= mentioned
+        lines = source.splitlines()
+        if tree is not None:
+            removed |= {id(node) for node in _removed_glues(tree, lines)}
+            located += [(cell, statement, _whole_lines(statement, lines)) for statement in tree.body]
+    keep_positions = {p for p, (cell, _, alone) in enumerate(located) if cell in keep or not alone}
+    hidden = _hidden_statements([statement for _, statement, _ in located], removed, pinned, keep_positions)
     shown = []
     for cell, source in enumerate(sources):
         lines = source.splitlines()
-        ranges = []
-        for position, (owner, statement, shares_a_line) in enumerate(located):
-            if owner != cell or position not in hidden or shares_a_line:
-                continue
-            first = statement.lineno - 1
-            while first > 0 and lines[first - 1].lstrip().startswith("#"):
-                first -= 1
-            ranges.append((first, statement.end_lineno))
+        ranges = [
+            (_with_comments_above(statement.lineno - 1, lines), statement.end_lineno)
+            for position, (owner, statement, _) in enumerate(located)
+            if owner == cell and position in hidden
+        ]
         result = _without_lines(source, ranges) if ranges else source
-        shown.append(result if result == source or _parsed(result) is not None else source)
+        shown.append(result if result == source or _python(result)[0] is not None else source)
     return shown

@@ -162,9 +162,15 @@ def stage_notebook(executed: Path, staged: Path, parameters: dict, *, student: b
     edition, removing the gated solutions."""
     nb = nbformat.read(executed, as_version=4)
     code_cells = [cell for cell in nb.cells if cell.cell_type == "code"]
-    for cell, source in zip(code_cells, hide_glue_feeds([cell.source for cell in code_cells]), strict=True):
-        if not {"parameters", "injected-parameters"} & set(cell.metadata.get("tags", [])):
-            cell.source = source  # a reader changes the parameters cell: it shows every setting
+    settings = frozenset(  # a reader changes the parameters cell: it shows every setting
+        index
+        for index, cell in enumerate(code_cells)
+        if {"parameters", "injected-parameters"} & set(cell.metadata.get("tags", []))
+    )
+    for cell, source in zip(
+        code_cells, hide_glue_feeds([cell.source for cell in code_cells], keep=settings), strict=True
+    ):
+        cell.source = source
     cells = []
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
