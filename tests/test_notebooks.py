@@ -283,6 +283,22 @@ def test_staging_hides_what_only_feeds_glue_and_keeps_the_glued_values(tmp_path)
     assert cells[0].source == "x = 1\nprint(x)"
     assert cells[1].source == "" and "remove-input" in cells[1].metadata["tags"]  # its output is the glued value
     assert cells[1].outputs[0]["metadata"]["scrapbook"]["name"] == "half"
+    RUN_CHAIN.stage_notebook(executed, staged, {}, student=True)  # the student edition keeps the values too
+    assert nbformat.read(staged, as_version=4).cells[1].outputs[0]["metadata"]["scrapbook"]["name"] == "half"
+
+
+def test_the_student_edition_drops_a_gated_solution_and_nothing_else():
+    gate = "```{solution-start} ex-1\n:class: dropdown\n```\n"
+    cells = [
+        nbformat.v4.new_markdown_cell("Exercise text.\n\n" + gate),
+        nbformat.v4.new_code_cell("answer = 42"),
+        nbformat.v4.new_markdown_cell("Reading of the answer.\n\n```{solution-end}\n```\n\nMain text again."),
+        nbformat.v4.new_code_cell(""),
+    ]
+    cells[1].outputs = [nbformat.v4.new_output("stream", text="42")]
+    cells[3].outputs = [nbformat.v4.new_output("display_data", data={"text/plain": "glued"})]
+    kept = RUN_CHAIN.strip_gated_solutions(cells)
+    assert [cell.source.strip() for cell in kept] == ["Exercise text.", "Main text again.", ""]
 
 
 def test_the_demos_need_the_npm_runtime_and_say_what_to_install(tmp_path, monkeypatch):

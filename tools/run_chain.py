@@ -147,7 +147,7 @@ def strip_gated_solutions(cells: list) -> list:
                 source = source[: start.start()]
             else:
                 source = source[: start.start()] + source[end.end() :]
-        if source.strip():
+        if source.strip() or cell.get("outputs"):  # a code cell shown empty still holds its glued values
             cell.source = source
             kept.append(cell)
     if inside:
