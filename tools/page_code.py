@@ -351,13 +351,12 @@ def _hidden_statements(statements: list[ast.stmt], removed: set[int], pinned: se
         kept = {
             p
             for p in hidden
-            if all(for_glue or user in hidden for user, for_glue in uses[p] if user != p)
-            and not writes[p] & read_by_shown_functions
+            if all(for_glue or user in hidden for user, for_glue in uses[p]) and not writes[p] & read_by_shown_functions
         }
         feeding = {p for p in kept if any(for_glue for _, for_glue in uses[p])}
         grown = True
         while grown:
-            more = {p for p in kept - feeding if any(user in feeding for user, _ in uses[p] if user != p)}
+            more = {p for p in kept - feeding if any(user in feeding for user, _ in uses[p])}
             feeding |= more
             grown = bool(more)
         if feeding == hidden:
