@@ -82,3 +82,44 @@ def test_a_p_mean_that_is_not_finite_is_refused_before_any_training(capsys, monk
     with pytest.raises(SystemExit):
         GENERATOR_BUDGET.main(["--epochs", "1", "--p-mean", "nan"])
     assert "Received: p_mean=nan" in capsys.readouterr().err
+
+
+def test_an_ema_momentum_gives_adam_an_average_of_the_weights_and_names_the_run(tmp_path, monkeypatch):
+    manifest = read_manifest(pretrained_path("edm_digits"))
+    runs = []
+
+    def fake_run(recipe, *, output_dir, work_dir, command):
+        runs.append((recipe, work_dir.name, command))
+        return manifest | {"epochs": recipe.epochs, "recipe": recipe.to_dict()}
+
+    monkeypatch.setattr("dae_utils.recipes.run", fake_run)
+    assert GENERATOR_BUDGET.main(["--epochs", "2", "--ema-momentum", "0.99", "--output-dir", str(tmp_path)]) == 0
+    ((recipe, folder, command),) = runs
+    shipped = get_recipe("edm_digits")
+    assert recipe.ema_momentum == 0.99 and (recipe.epochs, recipe.p_mean) == (2, shipped.p_mean)
+    assert folder.endswith("_ema_momentum_0.99") and command.endswith("--epochs 2 --ema-momentum 0.99")
+    optimizer, plain = recipe.optimizer(steps=100), shipped.optimizer(steps=100)
+    assert optimizer.use_ema and optimizer.ema_momentum == 0.99 and not plain.use_ema
+    config, plain_config = optimizer.get_config(), plain.get_config()
+    assert config["learning_rate"] == plain_config["learning_rate"]  # the same cosine schedule
+    assert json.loads((tmp_path / "summary.json").read_text())[folder]["ema_momentum"] == 0.99
+
+
+@pytest.mark.parametrize("momentum", ["1.0", "0", "nan"])
+def test_an_ema_momentum_outside_zero_to_one_is_refused_before_any_training(momentum, capsys, monkeypatch):
+    monkeypatch.setattr("dae_utils.recipes.run", _no_training)
+    with pytest.raises(SystemExit):
+        GENERATOR_BUDGET.main(["--epochs", "1", "--ema-momentum", momentum])
+    assert "Expected ema_momentum in (0, 1). Received: ema_momentum=" in capsys.readouterr().err
+
+
+def test_the_summary_keeps_the_runs_of_earlier_calls(tmp_path, monkeypatch):
+    manifest = read_manifest(pretrained_path("edm_digits"))
+    monkeypatch.setattr(
+        "dae_utils.recipes.run",
+        lambda recipe, **_: manifest | {"epochs": recipe.epochs, "recipe": recipe.to_dict()},
+    )
+    (tmp_path / "summary.json").write_text(json.dumps({"an earlier run": {"epochs": 7}}))
+    assert GENERATOR_BUDGET.main(["--epochs", "3", "--output-dir", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["an earlier run"] == {"epochs": 7} and len(summary) == 2
