@@ -19,11 +19,12 @@ import re
 MAGIC = re.compile(r"^\s*[%!]")
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
 
-#: Calls that only compute a value: built-ins without effects, the package's wording and statistics helpers
-#: (dae_utils.reporting's listed and counted, dae_utils.metrics's summarize), and NumPy reductions.
+#: Calls that only compute a value: built-ins without effects, the package's wording, statistics and
+#: verdict helpers (dae_utils.reporting's listed and counted, dae_utils.metrics's summarize,
+#: dae_utils.sample_quality's meets_targets), and NumPy reductions.
 PURE_FUNCTIONS = frozenset(
     "abs all any bool dict enumerate float format int len list max min range repr reversed round set "
-    "sorted str sum tuple zip listed counted summarize".split()
+    "sorted str sum tuple zip listed counted summarize meets_targets".split()
 )
 #: Methods that only compute a value on strings, dicts and arrays.
 PURE_METHODS = frozenset(
