@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -110,7 +111,8 @@ def test_an_ema_momentum_outside_zero_to_one_is_refused_before_any_training(mome
     monkeypatch.setattr("dae_utils.recipes.run", _no_training)
     with pytest.raises(SystemExit):
         GENERATOR_BUDGET.main(["--epochs", "1", "--ema-momentum", momentum])
-    assert "Expected ema_momentum in (0, 1). Received: ema_momentum=" in capsys.readouterr().err
+    expected = f"Expected `ema_momentum` to be in (0, 1). Received: ema_momentum={float(momentum)}"
+    assert expected in capsys.readouterr().err
 
 
 def test_the_summary_keeps_the_runs_of_earlier_calls(tmp_path, monkeypatch):
@@ -123,3 +125,38 @@ def test_the_summary_keeps_the_runs_of_earlier_calls(tmp_path, monkeypatch):
     assert GENERATOR_BUDGET.main(["--epochs", "3", "--output-dir", str(tmp_path)]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["an earlier run"] == {"epochs": 7} and len(summary) == 2
+
+
+def test_fit_leaves_the_average_of_the_weights_in_the_model_by_hand():
+    import keras
+    import numpy as np
+
+    shipped = get_recipe("edm_digits")
+    fields = {field.name: getattr(shipped, field.name) for field in dataclasses.fields(shipped)}
+    recipe = GENERATOR_BUDGET.AveragedRecipe(**fields, ema_momentum=0.5)
+    raw = []  # the raw weights after every step
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(optimizer=recipe.optimizer(steps=2), loss="mean_squared_error")
+    record = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs=None: raw.append(model.get_weights()))
+    inputs = np.ones((4, 1), "float32")
+    model.fit(inputs, 3 * inputs, batch_size=2, epochs=1, verbose=0, shuffle=False, callbacks=[record])
+    # Keras's average starts at the first step's weights, then moves by (1 - momentum) towards each new step's.
+    by_hand = [0.5 * first + 0.5 * second for first, second in zip(*raw, strict=True)]
+    for kept, expected, last in zip(model.get_weights(), by_hand, raw[-1], strict=True):
+        np.testing.assert_allclose(kept, expected, rtol=1e-6)
+        assert not np.allclose(kept, last)  # the model holds the average, not the last step's weights
+
+
+def test_a_fit_size_reaches_the_recipe_and_names_the_run(tmp_path, monkeypatch):
+    manifest = read_manifest(pretrained_path("edm_digits"))
+    runs = []
+
+    def fake_run(recipe, *, output_dir, work_dir, command):
+        runs.append((recipe, work_dir.name, command))
+        return manifest | {"epochs": recipe.epochs, "recipe": recipe.to_dict()}
+
+    monkeypatch.setattr("dae_utils.recipes.run", fake_run)
+    assert GENERATOR_BUDGET.main(["--epochs", "1", "--fit-size", "256", "--output-dir", str(tmp_path)]) == 0
+    ((recipe, folder, command),) = runs
+    assert recipe.fit_size == 256 and folder.endswith("_fit_size_256") and command.endswith("--fit-size 256")
