@@ -150,6 +150,13 @@ def test_the_page_hides_glue_calls_and_blocks_they_leave_empty(source, shown):
             ["total = 0\nfor x in xs:\n    total += x\nglue('t', total)\nprint(xs)"],
             ["glue('t', total)\nprint(xs)"],
         ),
+        (  # a verdict of the targets that only glued words read goes; a table the page prints stays
+            [
+                "met = meets_targets(scores)\nfor key in keys:\n    glue(key, 'meets' if met[key] else 'misses')\n"
+                "print(summarize(scores))"
+            ],
+            ["for key in keys:\n    glue(key, 'meets' if met[key] else 'misses')\nprint(summarize(scores))"],
+        ),
         (  # a cell that does not parse is shown as it is
             ['%time phrase = "x"\nglue("reading", phrase)', "def broken(:"],
             ['%time phrase = "x"\nglue("reading", phrase)', "def broken(:"],
