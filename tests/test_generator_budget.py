@@ -15,6 +15,21 @@ from dae_utils.sample_quality import TARGETS
 GENERATOR_BUDGET = load_tool("generator_budget")
 
 
+@pytest.fixture
+def recorded_runs(monkeypatch):
+    """``dae_utils.recipes.run`` replaced by one that trains nothing: it records (recipe, work folder's
+    name, command) and returns the shipped generator's manifest with the recipe's epochs and recipe."""
+    manifest = read_manifest(pretrained_path("edm_digits"))
+    runs = []
+
+    def fake_run(recipe, *, output_dir, work_dir, command):
+        runs.append((recipe, work_dir.name, command))
+        return manifest | {"epochs": recipe.epochs, "recipe": recipe.to_dict()}
+
+    monkeypatch.setattr("dae_utils.recipes.run", fake_run)
+    return runs
+
+
 def test_the_summary_holds_the_shipped_generators_targets():
     manifest = read_manifest(pretrained_path("edm_digits"))
     summary, recipe = GENERATOR_BUDGET.summarize(manifest), manifest["recipe"]
@@ -43,17 +58,9 @@ def _no_training(recipe, **_):
     raise AssertionError(f"training started: {recipe}")
 
 
-def test_each_run_is_the_shipped_recipe_with_the_epochs_and_label_dropout_asked_for(tmp_path, monkeypatch):
-    manifest = read_manifest(pretrained_path("edm_digits"))
-    runs = []
-
-    def fake_run(recipe, *, output_dir, work_dir, command):
-        runs.append((recipe, work_dir.name, command))
-        return manifest | {"epochs": recipe.epochs, "recipe": recipe.to_dict()}
-
-    monkeypatch.setattr("dae_utils.recipes.run", fake_run)
+def test_each_run_is_the_shipped_recipe_with_the_epochs_and_label_dropout_asked_for(tmp_path, recorded_runs):
     assert GENERATOR_BUDGET.main(["--epochs", "3", "--label-dropout", "0.4", "--output-dir", str(tmp_path)]) == 0
-    ((recipe, folder, command),) = runs
+    ((recipe, folder, command),) = recorded_runs
     shipped = get_recipe("edm_digits")
     assert (recipe.epochs, recipe.label_dropout, recipe.filters) == (3, 0.4, shipped.filters)
     assert recipe.p_mean == shipped.p_mean  # the recipe's own, since --p-mean was not given
@@ -62,17 +69,9 @@ def test_each_run_is_the_shipped_recipe_with_the_epochs_and_label_dropout_asked_
     assert json.loads((tmp_path / "summary.json").read_text())[recipe.name]["label_dropout"] == 0.4
 
 
-def test_a_p_mean_reaches_the_recipe_and_is_recorded(tmp_path, monkeypatch):
-    manifest = read_manifest(pretrained_path("edm_digits"))
-    runs = []
-
-    def fake_run(recipe, *, output_dir, work_dir, command):
-        runs.append((recipe, work_dir.name, command))
-        return manifest | {"epochs": recipe.epochs, "recipe": recipe.to_dict()}
-
-    monkeypatch.setattr("dae_utils.recipes.run", fake_run)
+def test_a_p_mean_reaches_the_recipe_and_is_recorded(tmp_path, recorded_runs):
     assert GENERATOR_BUDGET.main(["--epochs", "2", "--p-mean", "0.25", "--output-dir", str(tmp_path)]) == 0
-    ((recipe, folder, command),) = runs
+    ((recipe, folder, command),) = recorded_runs
     assert recipe.p_mean == 0.25 and recipe.label_dropout == get_recipe("edm_digits").label_dropout
     assert folder.endswith("_p_mean_0.25") and command.endswith("--epochs 2 --p-mean 0.25")
     assert json.loads((tmp_path / "summary.json").read_text())[folder]["p_mean"] == 0.25
@@ -85,17 +84,9 @@ def test_a_p_mean_that_is_not_finite_is_refused_before_any_training(capsys, monk
     assert "Received: p_mean=nan" in capsys.readouterr().err
 
 
-def test_an_ema_momentum_gives_adam_an_average_of_the_weights_and_names_the_run(tmp_path, monkeypatch):
-    manifest = read_manifest(pretrained_path("edm_digits"))
-    runs = []
-
-    def fake_run(recipe, *, output_dir, work_dir, command):
-        runs.append((recipe, work_dir.name, command))
-        return manifest | {"epochs": recipe.epochs, "recipe": recipe.to_dict()}
-
-    monkeypatch.setattr("dae_utils.recipes.run", fake_run)
+def test_an_ema_momentum_gives_adam_an_average_of_the_weights_and_names_the_run(tmp_path, recorded_runs):
     assert GENERATOR_BUDGET.main(["--epochs", "2", "--ema-momentum", "0.99", "--output-dir", str(tmp_path)]) == 0
-    ((recipe, folder, command),) = runs
+    ((recipe, folder, command),) = recorded_runs
     shipped = get_recipe("edm_digits")
     assert recipe.ema_momentum == 0.99 and (recipe.epochs, recipe.p_mean) == (2, shipped.p_mean)
     assert folder.endswith("_ema_momentum_0.99") and command.endswith("--epochs 2 --ema-momentum 0.99")
@@ -115,12 +106,7 @@ def test_an_ema_momentum_outside_zero_to_one_is_refused_before_any_training(mome
     assert expected in capsys.readouterr().err
 
 
-def test_the_summary_keeps_the_runs_of_earlier_calls(tmp_path, monkeypatch):
-    manifest = read_manifest(pretrained_path("edm_digits"))
-    monkeypatch.setattr(
-        "dae_utils.recipes.run",
-        lambda recipe, **_: manifest | {"epochs": recipe.epochs, "recipe": recipe.to_dict()},
-    )
+def test_the_summary_keeps_the_runs_of_earlier_calls(tmp_path, recorded_runs):
     (tmp_path / "summary.json").write_text(json.dumps({"an earlier run": {"epochs": 7}}))
     assert GENERATOR_BUDGET.main(["--epochs", "3", "--output-dir", str(tmp_path)]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -148,15 +134,7 @@ def test_fit_leaves_the_average_of_the_weights_in_the_model_by_hand():
         assert not np.allclose(kept, last)  # the model holds the average, not the last step's weights
 
 
-def test_a_fit_size_reaches_the_recipe_and_names_the_run(tmp_path, monkeypatch):
-    manifest = read_manifest(pretrained_path("edm_digits"))
-    runs = []
-
-    def fake_run(recipe, *, output_dir, work_dir, command):
-        runs.append((recipe, work_dir.name, command))
-        return manifest | {"epochs": recipe.epochs, "recipe": recipe.to_dict()}
-
-    monkeypatch.setattr("dae_utils.recipes.run", fake_run)
+def test_a_fit_size_reaches_the_recipe_and_names_the_run(tmp_path, recorded_runs):
     assert GENERATOR_BUDGET.main(["--epochs", "1", "--fit-size", "256", "--output-dir", str(tmp_path)]) == 0
-    ((recipe, folder, command),) = runs
+    ((recipe, folder, command),) = recorded_runs
     assert recipe.fit_size == 256 and folder.endswith("_fit_size_256") and command.endswith("--fit-size 256")
