@@ -138,3 +138,19 @@ def test_a_fit_size_reaches_the_recipe_and_names_the_run(tmp_path, recorded_runs
     assert GENERATOR_BUDGET.main(["--epochs", "1", "--fit-size", "256", "--output-dir", str(tmp_path)]) == 0
     ((recipe, folder, command),) = recorded_runs
     assert recipe.fit_size == 256 and folder.endswith("_fit_size_256") and command.endswith("--fit-size 256")
+
+
+def test_a_batch_size_reaches_the_recipe_names_the_run_and_is_recorded(tmp_path, recorded_runs):
+    assert GENERATOR_BUDGET.main(["--epochs", "2", "--batch-size", "64", "--output-dir", str(tmp_path)]) == 0
+    ((recipe, folder, command),) = recorded_runs
+    shipped = get_recipe("edm_digits")
+    assert recipe.batch_size == 64 and (recipe.p_mean, recipe.label_dropout) == (shipped.p_mean, shipped.label_dropout)
+    assert folder.endswith("_batch_size_64") and command.endswith("--epochs 2 --batch-size 64")
+    assert json.loads((tmp_path / "summary.json").read_text())[folder]["batch_size"] == 64
+
+
+def test_a_batch_size_below_one_is_refused_before_any_training(capsys, monkeypatch):
+    monkeypatch.setattr("dae_utils.recipes.run", _no_training)
+    with pytest.raises(SystemExit):
+        GENERATOR_BUDGET.main(["--epochs", "1", "--batch-size", "0"])
+    assert "Expected `batch_size` to be a positive integer. Received: batch_size=0" in capsys.readouterr().err
