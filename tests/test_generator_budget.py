@@ -149,6 +149,16 @@ def test_a_batch_size_reaches_the_recipe_names_the_run_and_is_recorded(tmp_path,
     assert json.loads((tmp_path / "summary.json").read_text())[folder]["batch_size"] == 64
 
 
+def test_the_shipped_batch_size_asked_for_names_the_shipped_recipes_run(tmp_path, recorded_runs):
+    shipped = get_recipe("edm_digits")
+    assert GENERATOR_BUDGET.main(["--epochs", "2", "--output-dir", str(tmp_path)]) == 0
+    argv = ["--epochs", "2", "--batch-size", str(shipped.batch_size), "--output-dir", str(tmp_path)]
+    assert GENERATOR_BUDGET.main(argv) == 0
+    (plain, _, _), (asked, _, _) = recorded_runs
+    assert asked == plain  # the same recipe, so the same work folder: the second run resumes the first
+    assert list(json.loads((tmp_path / "summary.json").read_text())) == [plain.name]
+
+
 def test_a_batch_size_below_one_is_refused_before_any_training(capsys, monkeypatch):
     monkeypatch.setattr("dae_utils.recipes.run", _no_training)
     with pytest.raises(SystemExit):
