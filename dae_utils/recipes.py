@@ -173,7 +173,8 @@ class Recipe:
             if value not in allowed:
                 expected = " or ".join(repr(option) for option in allowed)
                 raise ValueError(f"Expected {field} {expected}. Received: {field}={value!r}")
-        for field in ("epochs", "batch_size", *(("fit_size",) if self.fit_size is not None else ())):
+        optional = tuple(field for field in ("fit_size", "filters") if getattr(self, field) is not None)
+        for field in ("epochs", "batch_size", *optional):
             check_positive_int(getattr(self, field), name=field)
         check_seed(self.seed)
         fixed_loss = _FIXED_LOSS.get(self.architecture)

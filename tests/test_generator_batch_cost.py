@@ -27,7 +27,7 @@ def test_a_batch_size_is_timed_on_the_recipes_network():
 def test_each_batch_size_is_timed_on_every_repeat_and_the_fastest_is_written(tmp_path, capsys, monkeypatch):
     calls = []
 
-    def timed(batch_size, *, images):  # 1 ms per image at the first call of each size, 0.5 ms after
+    def timed(batch_size, *, images, recipe):  # 1 ms per image at the first call of each size, 0.5 ms after
         calls.append(batch_size)
         return 0.001 / (1 + calls[:-1].count(batch_size)) * (1 + (batch_size == 2))
 
@@ -67,3 +67,16 @@ def test_an_output_in_a_missing_folder_is_refused(tmp_path, capsys, monkeypatch)
     with pytest.raises(SystemExit):
         GENERATOR_BATCH_COST.main(["--output", str(tmp_path / "missing" / "cost.json")])
     assert "Expected --output in an existing folder" in capsys.readouterr().err
+
+
+def test_a_width_reaches_the_timed_recipe_and_a_bad_one_is_refused(capsys, monkeypatch):
+    widths = []
+    monkeypatch.setattr(
+        GENERATOR_BATCH_COST, "time_batch_size", lambda size, *, images, recipe: widths.append(recipe.filters) or 0.001
+    )
+    assert GENERATOR_BATCH_COST.main(["--batch-sizes", "8", "--repeats", "1", "--filters", "40"]) == 0
+    assert widths == [40]
+    monkeypatch.setattr(GENERATOR_BATCH_COST, "time_batch_size", _no_timing)
+    with pytest.raises(SystemExit):
+        GENERATOR_BATCH_COST.main(["--filters", "0"])
+    assert "Expected `filters` to be a positive integer. Received: filters=0" in capsys.readouterr().err

@@ -164,3 +164,14 @@ def test_a_batch_size_below_one_is_refused_before_any_training(capsys, monkeypat
     with pytest.raises(SystemExit):
         GENERATOR_BUDGET.main(["--epochs", "1", "--batch-size", "0"])
     assert "Expected `batch_size` to be a positive integer. Received: batch_size=0" in capsys.readouterr().err
+
+
+def test_a_width_reaches_the_recipe_names_the_run_and_a_bad_one_is_refused(tmp_path, recorded_runs, capsys):
+    assert GENERATOR_BUDGET.main(["--epochs", "2", "--filters", "40", "--output-dir", str(tmp_path)]) == 0
+    ((recipe, folder, command),) = recorded_runs
+    assert recipe.filters == 40 and folder.endswith("_filters_40") and command.endswith("--filters 40")
+    assert json.loads((tmp_path / "summary.json").read_text())[folder]["filters"] == 40
+    with pytest.raises(SystemExit):
+        GENERATOR_BUDGET.main(["--epochs", "2", "--filters", "0", "--output-dir", str(tmp_path)])
+    assert "Expected `filters` to be a positive integer. Received: filters=0" in capsys.readouterr().err
+    assert len(recorded_runs) == 1  # the refused width trained nothing

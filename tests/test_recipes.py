@@ -115,6 +115,7 @@ def test_the_cosine_learning_rate_falls_from_0_001_to_0_00001():
         ({"architecture": "dense"}, "Expected code_size to be a positive integer for architecture 'dense'"),
         ({"architecture": "dense", "code_size": 8, "filters": 16}, "Expected filters=None for architecture 'dense'"),
         ({"architecture": "dense", "code_size": 0}, "Expected `code_size` to be a positive integer"),
+        ({"architecture": "unet", "filters": 0}, "Expected `filters` to be a positive integer. Received: filters=0"),
         (
             {"architecture": "edm_unet", "loss": "mean_squared_error", "label_dropout": 0.5},
             "Expected p_mean to be a finite number for architecture 'edm_unet'",

@@ -5,13 +5,15 @@ more. This tool trains the shipped ``edm_digits`` recipe's network (its precisio
 loss) on EDM batches of synthetic images, each batch size side by side in one run (``--repeats``
 passes, alternating the order; the fastest pass counts, as ``timeit`` advises), and prints the
 milliseconds per training image and what an epoch of the book's fit set would take at that rate
-(the network and Adam only: no validation pass, batches drawn before the clock starts). It needs
-no dataset.
+(the network and Adam only: no validation pass, batches drawn before the clock starts).
+``--filters`` times a wider or narrower network instead, to price a width before training it. It
+needs no dataset.
 
 Usage::
 
     python tools/generator_batch_cost.py                        # 128, 64, 32, twice: about 4 minutes on 2 cores
     python tools/generator_batch_cost.py --batch-sizes 128 64 --images 512 --repeats 1
+    python tools/generator_batch_cost.py --batch-sizes 128 --filters 40     # a wider network's cost
 
 Measured on this book's 2-core CPU (TensorFlow, mixed bfloat16, 2026-11-27, the defaults, another
 training paused meanwhile): batch 128: 4.17 ms per image (208 s per epoch of 50,000 images); 64:
@@ -24,6 +26,7 @@ optimiser steps.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -86,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[128, 64, 32], help="batch sizes to time")
     parser.add_argument("--images", type=int, default=2048, help="timed images per batch size and repeat")
     parser.add_argument("--repeats", type=int, default=2, help="passes over the sizes (the fastest counts)")
+    parser.add_argument("--filters", type=int, help="channels of the U-Net's first level (default: the recipe's)")
     parser.add_argument("--output", type=Path, help="also write the results as JSON here")
     args = parser.parse_args(argv)
     if min(*args.batch_sizes, args.images, args.repeats) < 1:
@@ -97,11 +101,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"Expected different batch sizes. Received: batch_sizes={args.batch_sizes}")
     if args.output is not None and not args.output.parent.is_dir():
         parser.error(f"Expected --output in an existing folder. Received: output={args.output}")
+    from dae_utils.recipes import get_recipe
+
+    recipe = get_recipe("edm_digits")
+    try:
+        recipe = recipe if args.filters is None else dataclasses.replace(recipe, filters=args.filters)
+    except (TypeError, ValueError) as error:
+        parser.error(str(error))
     # Every pass times every size; odd passes go in reverse order, so no size is always timed first.
     seconds = {size: [] for size in args.batch_sizes}
     for repeat in range(args.repeats):
         for size in args.batch_sizes if repeat % 2 == 0 else reversed(args.batch_sizes):
-            seconds[size].append(time_batch_size(size, images=args.images))
+            seconds[size].append(time_batch_size(size, images=args.images, recipe=recipe))
     fastest = {size: min(times) for size, times in seconds.items()}
     first = fastest[args.batch_sizes[0]]
     results = {}

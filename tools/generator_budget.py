@@ -1,6 +1,6 @@
 """How much training does Part III's generator need, and what else buys quality at a fixed budget?
 Train ``edm_digits`` for several epoch counts (optionally with another label dropout, mean of the
-training noise levels or batch size) and print what its manifest would record (the targets of
+training noise levels, batch size or width) and print what its manifest would record (the targets of
 chapter 11).
 
 Usage::
@@ -9,18 +9,19 @@ Usage::
     KERAS_BACKEND=jax python tools/generator_budget.py --epochs 35 --label-dropout 0.5 --p-mean 0.0
     KERAS_BACKEND=jax python tools/generator_budget.py --epochs 32 --ema-momentum 0.999
     KERAS_BACKEND=jax python tools/generator_budget.py --epochs 30 --batch-size 64 --label-dropout 0.85 --p-mean 0.6
+    KERAS_BACKEND=jax python tools/generator_budget.py --epochs 24 --filters 40   # a wider network, fewer epochs
     python tools/generator_budget.py --epochs 1 --fit-size 256      # a smoke test: about 3 minutes on a CPU
 
-Each run is the shipped recipe (``dae_utils.recipes.get_recipe("edm_digits")``) with only its epoch
-count (and ``--label-dropout``, ``--p-mean``, ``--batch-size`` and ``--fit-size``, if given) changed, and optionally
-with Adam keeping an exponential moving average of the weights (``--ema-momentum``: Keras's
-``use_ema``; the saved and scored weights are the average, which ``model.fit`` writes into the
-model when it ends, while the validation losses it logs are of the raw weights), trained and scored
-by :func:`dae_utils.recipes.run` (10,000 unconditional and 10,000 guided digits, judged by the
-shipped classifier; with ``--fit-size N``, N of each when N is smaller). Models and manifests go to
-``_build/generator_budget/`` (or ``--output-dir``), never into the package; a summary line per run
-is printed and added to ``summary.json`` there. Nothing here is chosen on the test set: the
-confident share and the class shares need no test image.
+Each run is the shipped recipe (``dae_utils.recipes.get_recipe("edm_digits")``) with only its
+epoch count (and ``--label-dropout``, ``--p-mean``, ``--batch-size``, ``--filters`` and
+``--fit-size``, if given) changed, and optionally with Adam keeping an exponential moving average of
+the weights (``--ema-momentum``: Keras's ``use_ema``; the saved and scored weights are the average,
+which ``model.fit`` writes into the model when it ends, while the validation losses it logs are of
+the raw weights), trained and scored by :func:`dae_utils.recipes.run` (10,000 unconditional and
+10,000 guided digits, judged by the shipped classifier; with ``--fit-size N``, N of each when N is
+smaller). Models and manifests go to ``_build/generator_budget/`` (or ``--output-dir``), never into
+the package; a summary line per run is printed and added to ``summary.json`` there. Nothing here is
+chosen on the test set: the confident share and the class shares need no test image.
 
 Measured so far (the same recipe trained on an H200 with JAX, 2026-11-26; the checkpoint shipped
 before then was the CPU's 20 epochs at label dropout 0.3 and p_mean -1.2, 71.1% confident): at
@@ -136,6 +137,7 @@ def summarize(manifest: dict) -> dict:
         "label_dropout": manifest["recipe"]["label_dropout"],
         "p_mean": manifest["recipe"]["p_mean"],
         "batch_size": manifest["recipe"]["batch_size"],
+        "filters": manifest["recipe"]["filters"],
         "ema_momentum": manifest["recipe"].get("ema_momentum"),
         "confident_share": unconditional["confident_share"],
         "class_share_range": [min(shares), max(shares)],
@@ -157,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label-dropout", type=float, help="share of labels dropped (default: the recipe's)")
     parser.add_argument("--p-mean", type=float, help="mean of ln sigma in training (default: the recipe's)")
     parser.add_argument("--batch-size", type=int, help="images per batch (default: the recipe's)")
+    parser.add_argument("--filters", type=int, help="channels of the U-Net's first level (default: the recipe's)")
     parser.add_argument("--ema-momentum", type=float, help="keep an average of the weights (e.g. 0.999); default: none")
     parser.add_argument(
         "--fit-size",
@@ -168,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     if any(epochs < 1 for epochs in args.epochs):
         parser.error(f"Expected epoch counts of at least 1. Received: {args.epochs}")
     shipped = get_recipe("edm_digits")
-    fields = ("label_dropout", "p_mean", "batch_size", "fit_size")
+    fields = ("label_dropout", "p_mean", "batch_size", "filters", "fit_size")
     changes = {field: value for field in fields if (value := getattr(args, field)) is not None}
     try:
         asked = dataclasses.replace(shipped, **changes)
@@ -184,10 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     for epochs in args.epochs:
         # The name names the work folder that a run resumes, so it holds every setting that changes the run.
         name = f"edm_digits_{epochs}_epochs_label_dropout_{asked.label_dropout}_p_mean_{asked.p_mean}"
-        # The batch size, the average and the fit size are named only where they differ from the shipped recipe.
+        # These are named only where they differ from the shipped recipe.
         named = [
             field
-            for field in ("batch_size", "ema_momentum", "fit_size")
+            for field in ("batch_size", "filters", "ema_momentum", "fit_size")
             if field in changes and changes[field] != getattr(shipped, field, None)
         ]
         name += "".join(f"_{field}_{changes[field]}" for field in named)
