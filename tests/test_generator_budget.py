@@ -149,14 +149,16 @@ def test_a_batch_size_reaches_the_recipe_names_the_run_and_is_recorded(tmp_path,
     assert json.loads((tmp_path / "summary.json").read_text())[folder]["batch_size"] == 64
 
 
-def test_the_shipped_batch_size_asked_for_names_the_shipped_recipes_run(tmp_path, recorded_runs):
+def test_settings_equal_to_the_shipped_ones_name_the_shipped_recipes_run(tmp_path, recorded_runs):
     shipped = get_recipe("edm_digits")
-    assert GENERATOR_BUDGET.main(["--epochs", "2", "--output-dir", str(tmp_path)]) == 0
-    argv = ["--epochs", "2", "--batch-size", str(shipped.batch_size), "--output-dir", str(tmp_path)]
-    assert GENERATOR_BUDGET.main(argv) == 0
-    (plain, _, _), (asked, _, _) = recorded_runs
-    assert asked == plain  # the same recipe, so the same work folder: the second run resumes the first
-    assert list(json.loads((tmp_path / "summary.json").read_text())) == [plain.name]
+    for asked in ([], ["--batch-size", str(shipped.batch_size)], ["--filters", str(shipped.filters)]):
+        assert GENERATOR_BUDGET.main(["--epochs", "2", *asked, "--output-dir", str(tmp_path)]) == 0
+    for p_mean in ("0.0", "-0.0"):
+        assert GENERATOR_BUDGET.main(["--epochs", "2", "--p-mean", p_mean, "--output-dir", str(tmp_path)]) == 0
+    plain, batch, width, zero, negative_zero = (recipe for recipe, _, _ in recorded_runs)
+    assert batch == width == plain  # the same recipe, so the same work folder: a second run resumes the first
+    assert negative_zero.name == zero.name  # -0.0 is the same mean
+    assert set(json.loads((tmp_path / "summary.json").read_text())) == {plain.name, zero.name}
 
 
 def test_a_batch_size_below_one_is_refused_before_any_training(capsys, monkeypatch):

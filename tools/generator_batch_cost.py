@@ -17,9 +17,9 @@ Usage::
 
 Measured on this book's 2-core CPU (TensorFlow, mixed bfloat16, 2026-11-27, the defaults, another
 training paused meanwhile): batch 128: 4.17 ms per image (208 s per epoch of 50,000 images); 64:
-4.18 ms (1.00 times 128's); 32: 4.52 ms (1.09 times). An earlier run that day, with this tool's
+4.18 ms (1.00 times 128's: ``ratio_to_first``); 32: 4.52 ms (1.09 times). An earlier run that day, with this tool's
 first version (one pass, batches drawn inside the clock), gave 64 at 1.03 times 128's. So 30 epochs
-at batch 64 cost what 30 to 32 epochs at 128 do (the shipped recipe trains 32), in about twice the
+at batch 64 cost what 30 to 31 epochs at 128 do (the shipped recipe trains 32), in about twice the
 optimiser steps.
 """
 
@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             "ratio_to_first": round(fastest[size] / first, 3),
             "seconds_per_epoch": round(fastest[size] * VALIDATION_START, 1),
             "ms_per_image_each_repeat": [round(1000 * value, 3) for value in seconds[size]],
+            "filters": recipe.filters,
         }
         print(f"batch {size}: {json.dumps(results[size])}", flush=True)
     if args.output is not None:

@@ -62,7 +62,7 @@ move little. ``tools/sampler_budget.py`` measures what the sampler adds.
 About twice the steps for about the same CPU time, and more of the training given to the
 unconditional denoiser (H200, JAX, 2026-11-27, ``XLA_FLAGS=--xla_gpu_deterministic_ops=true``, each
 one run, 10,000 + 10,000 digits; ``--batch-size 64`` runs 30 epochs, which
-``tools/generator_batch_cost.py`` prices at 30 to 32 epochs of batch 128 on the CPU):
+``tools/generator_batch_cost.py`` prices at 30 to 31 epochs of batch 128 on the CPU):
 
 ==========  ======  =============  ======  =========  ==========  ====  =========  =========
 batch size  epochs  label dropout  p_mean  confident  classes     FD    agreement  s / epoch
@@ -80,8 +80,9 @@ The first row is the shipped checkpoint, trained on the CPU with TensorFlow; the
 GPU, where the shipped recipe gave 86.4% at 35 epochs (above). One run each: the difference of two
 shares has a standard error of about 0.5 points, and the spread between training seeds is not
 measured, so differences under about a point are not resolved. Within that, batch 64 gains about a
-point (87.5% against 85.8-86.4%), a label dropout of 0.7 or 0.85 about another (87.3% against 86.0%
-at batch 128; 88.0-88.7% at batch 64), and p_mean 0.6 nothing measurable. Together they buy two to
+point (87.5% against 85.8-86.4%), a label dropout of 0.85 about another at batch 64 (88.7% against
+87.5%) and 0.7 at batch 128 (87.3% against 86.0%; 0.7 at batch 64, 88.0-88.3%, is not resolved from
+0.5), and p_mean 0.6 nothing measurable. Together they buy two to
 three points: the best, 88.7% (its guided agreement down to 99.76%, still above 98%), is 6.3 points
 below the 95% target. Batch 32 (28 epochs) did not finish in the GPU time lent: 10-11 s per epoch
 there, against 6-7 s at 64 and 128, so on a GPU a smaller batch is not free.
@@ -186,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.exists() else {}
     for epochs in args.epochs:
         # The name names the work folder that a run resumes, so it holds every setting that changes the run.
-        name = f"edm_digits_{epochs}_epochs_label_dropout_{asked.label_dropout}_p_mean_{asked.p_mean}"
+        # + 0.0 turns -0.0 into 0.0: the same recipe, so the same name.
+        name = f"edm_digits_{epochs}_epochs_label_dropout_{asked.label_dropout + 0.0}_p_mean_{asked.p_mean + 0.0}"
         # These are named only where they differ from the shipped recipe.
         named = [
             field
