@@ -1,4 +1,4 @@
-"""Command line: ``python -m dae_utils {data,recipes,train,select,evaluate,denoise}``.
+"""Command line: ``python -m dae_utils {data,recipes,train,select,evaluate,denoise,export}``.
 
 Examples::
 
