@@ -82,10 +82,10 @@ shares has a standard error of about 0.5 points, and the spread between training
 measured, so differences under about a point are not resolved. Within that, batch 64 gains about a
 point (87.5% against 85.8-86.4%), a label dropout of 0.85 about another at batch 64 (88.7% against
 87.5%) and 0.7 at batch 128 (87.3% against 86.0%; 0.7 at batch 64, 88.0-88.3%, is not resolved from
-0.5), and p_mean 0.6 nothing measurable. Together they buy two to
-three points: the best, 88.7% (its guided agreement down to 99.76%, still above 98%), is 6.3 points
-below the 95% target. Batch 32 (28 epochs) did not finish in the GPU time lent: 10-11 s per epoch
-there, against 6-7 s at 64 and 128, so on a GPU a smaller batch is not free.
+0.5), and p_mean 0.6 nothing measurable. Together they buy two to three points: the best, 88.7%
+(its guided agreement down to 99.76%, still above 98%), is 6.3 points below the 95% target. Batch 32
+(28 epochs) did not finish in the GPU time lent: 10-11 s per epoch there, against 6-7 s at 64 and
+128, so on a GPU a smaller batch is not free.
 """
 
 from __future__ import annotations
