@@ -17,10 +17,10 @@ Usage::
 
 Measured on this book's 2-core CPU (TensorFlow, mixed bfloat16, 2026-11-27, the defaults, another
 training paused meanwhile): batch 128: 4.17 ms per image (208 s per epoch of 50,000 images); 64:
-4.18 ms (1.00 times 128's: ``ratio_to_first``); 32: 4.52 ms (1.09 times). An earlier run that day, with this tool's
-first version (one pass, batches drawn inside the clock), gave 64 at 1.03 times 128's. So 30 epochs
-at batch 64 cost what 30 to 31 epochs at 128 do (the shipped recipe trains 32), in about twice the
-optimiser steps.
+4.18 ms (1.00 times 128's: ``ratio_to_first``); 32: 4.52 ms (1.09 times). An earlier run that
+day, with this tool's first version (one pass, batches drawn inside the clock), gave 64 at 1.03
+times 128's. So 30 epochs at batch 64 cost what 30 to 31 epochs at 128 do (the shipped recipe
+trains 32), in about twice the optimiser steps.
 """
 
 from __future__ import annotations
@@ -39,22 +39,20 @@ if TYPE_CHECKING:
     from dae_utils.recipes import Recipe
 
 
-def time_batch_size(batch_size: int, *, images: int, recipe: Recipe | None = None, warmup_batches: int = 3) -> float:
+def time_batch_size(batch_size: int, *, images: int, recipe: Recipe, warmup_batches: int = 3) -> float:
     """Seconds per training image of a generator recipe's network at ``batch_size``.
 
-    A fresh network (the recipe's seed; by default the shipped ``edm_digits``) trains
-    ``warmup_batches`` untimed batches (tracing and the first allocations), then
-    ``max(1, images // batch_size)`` timed ones. The batches are drawn before the clock starts, so
-    only the network and Adam are timed. The optimiser's schedule spans these few steps, not a
-    whole run's: its learning rate does not change the time a step takes.
+    A fresh network of ``recipe`` (a generator recipe, such as the shipped ``edm_digits``; seeded
+    by the recipe's seed) trains ``warmup_batches`` untimed batches (tracing and the first
+    allocations), then ``max(1, images // batch_size)`` timed ones. The batches are drawn before
+    the clock starts, so only the network and Adam are timed. The optimiser's schedule spans these
+    few steps, not a whole run's: its learning rate does not change the time a step takes.
     """
     import keras
 
     from dae_utils.generative import edm_batches
-    from dae_utils.recipes import get_recipe
     from dae_utils.training import set_seed
 
-    recipe = get_recipe("edm_digits") if recipe is None else recipe
     timed = max(1, images // batch_size)
     count = batch_size * (warmup_batches + timed)
     generator = np.random.default_rng(recipe.seed)
