@@ -15,6 +15,10 @@ asking the :class:`~dae_utils.generative.Denoiser` ``D(x; sigma)`` at every leve
   little under-dispersed; ``tests/test_sampling.py`` measures it on Gaussian data, where the
   posterior is known exactly (40 steps: spread 6% too small; 300 steps: 1%).
 
+:func:`prior_labels` draws the digits to ask for at the training set's class frequencies: a
+conditional denoiser without guidance, asked for those, samples the model's
+``p(x) = sum_y p(y) p(x | y)``, a second unconditional sampler besides the "no label" one.
+
 Every sampler takes a ``callback(step, x, denoised)`` to watch it (the book's figures and widget).
 Images are on the model's [-1, 1] scale inside; the samplers return [0, 1] images.
 """
@@ -39,7 +43,7 @@ from dae_utils.generative import (
     from_model_scale,
 )
 
-__all__ = ["RHO", "ancestral_sample", "edm_sigmas", "heun_sample"]
+__all__ = ["RHO", "ancestral_sample", "edm_sigmas", "heun_sample", "prior_labels"]
 
 #: Curvature of EDM's noise schedule (their choice: steps crowd towards the low levels).
 RHO = 7.0
@@ -69,6 +73,32 @@ def edm_sigmas(
     ramp = np.linspace(0.0, 1.0, steps)
     levels = (sigma_max ** (1 / rho) + ramp * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho))) ** rho
     return np.append(levels, 0.0)
+
+
+def prior_labels(training_labels: Any, count: int, *, seed: int = 0) -> np.ndarray:
+    """Draw ``count`` digits at random, each with its share of ``training_labels``.
+
+    Asking a conditional denoiser for these digits, without guidance (``guidance=0``), samples the
+    model's own ``p(x) = sum_y p(y) p(x | y)``: an unconditional generator that never uses the
+    "no label" token. (With guidance, the samples lean towards each label's most typical digits
+    instead.)
+
+    Args:
+        training_labels: (N,) integer digits 0-9, N >= 1: the labels whose frequencies to follow.
+        count: Number of digits to draw.
+        seed: Seed of the draw; the same seed gives the same digits.
+
+    Returns:
+        (count,) int32 digits 0-9.
+    """
+    training_labels = check_labels(training_labels, allow_null=False, name="training_labels")
+    if training_labels.ndim != 1 or not len(training_labels):
+        raise ValueError(
+            f"Expected `training_labels` to be a non-empty 1-D array of digits. Received: shape {training_labels.shape}"
+        )
+    count = check_positive_int(count, name="count")
+    frequencies = np.bincount(training_labels, minlength=10) / len(training_labels)
+    return np.random.default_rng(check_seed(seed)).choice(10, size=count, p=frequencies).astype(np.int32)
 
 
 def _start(

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from dae_utils.generative import SIGMA_MAX, SIGMA_MIN
-from dae_utils.sampling import RHO, ancestral_sample, edm_sigmas, heun_sample
+from dae_utils.sampling import RHO, ancestral_sample, edm_sigmas, heun_sample, prior_labels
 
 DATA_STD = 0.3  # every pixel ~ N(0, 0.3^2) on the model's scale
 
@@ -99,3 +99,31 @@ def test_bad_input_is_refused(options, error, message):
 def test_a_non_positive_starting_level_is_refused():
     with pytest.raises(ValueError, match="noise level"):
         ancestral_sample(GaussianDenoiser(), count=1, sigma_start=0.0)
+
+
+def test_prior_labels_follow_the_training_frequencies_and_the_seed():
+    training_labels = np.repeat(np.arange(10), [1, 2, 3, 4, 5, 6, 7, 8, 9, 55])  # a skewed set: 55% nines
+    drawn = prior_labels(training_labels, 20_000, seed=3)
+    assert drawn.dtype == np.int32 and drawn.shape == (20_000,)
+    shares = np.bincount(drawn, minlength=10) / len(drawn)
+    expected = np.bincount(training_labels, minlength=10) / len(training_labels)
+    assert np.max(np.abs(shares - expected)) < 0.01  # the largest standard error here is 0.0035
+    assert np.array_equal(prior_labels(training_labels, 50, seed=3), drawn[:50])
+    assert not np.array_equal(prior_labels(training_labels, 50, seed=4), drawn[:50])
+    assert set(prior_labels(np.array([7, 7]), 10).tolist()) == {7}  # a digit absent from the set is never drawn
+
+
+@pytest.mark.parametrize(
+    ("training_labels", "count", "error", "message"),
+    [
+        (np.array([1, 10]), 5, ValueError, "0 to 9"),
+        (np.array([0.5]), 5, TypeError, "integers"),
+        (np.array([], dtype=int), 5, ValueError, "non-empty 1-D"),
+        (np.array([[1, 2]]), 5, ValueError, "non-empty 1-D"),
+        (np.array([1, 2]), 0, ValueError, "count"),
+    ],
+    ids=["the null label", "not integers", "empty", "two-dimensional", "no digits asked for"],
+)
+def test_prior_labels_refuse_bad_input(training_labels, count, error, message):
+    with pytest.raises(error, match=message):
+        prior_labels(training_labels, count)
