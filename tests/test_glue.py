@@ -22,3 +22,19 @@ def test_numpy_scalars_are_glued_as_python_numbers_the_book_can_format():
         assert plain == expected and type(plain) is type(expected)
         assert repr(plain) == repr(expected)  # what the book parses: "20.25", not "np.float64(20.25)"
     assert _plain("text") == "text"
+
+
+def test_glued_looks_up_what_this_session_glued_as_colab_readers_need():
+    import numpy as np
+    import pytest
+
+    from dae_utils.glue import glued
+
+    glue("a_glued_share", np.float64(94.5))
+    assert glued("a_glued_share") == 94.5 and type(glued("a_glued_share")) is float
+    everything = glued()
+    assert everything["a_glued_share"] == 94.5
+    everything["a_glued_share"] = 0.0  # a copy: the session's values stay as glued
+    assert glued("a_glued_share") == 94.5
+    with pytest.raises(ValueError, match="Received: name='never_glued', which no cell"):
+        glued("never_glued")
