@@ -15,9 +15,10 @@ asking the :class:`~dae_utils.generative.Denoiser` ``D(x; sigma)`` at every leve
   little under-dispersed; ``tests/test_sampling.py`` measures it on Gaussian data, where the
   posterior is known exactly (40 steps: spread 6% too small; 300 steps: 1%).
 
-:func:`prior_labels` draws the digits to ask for at the training set's class frequencies: a
-conditional denoiser without guidance, asked for those, samples the model's
-``p(x) = sum_y p(y) p(x | y)``, a second unconditional sampler besides the "no label" one.
+:func:`prior_labels` draws the digits to ask for at the class frequencies of the labels it is
+given (the book gives the fit images'): a conditional denoiser without guidance, asked for those,
+samples ``sum_y p(y) p_theta(x | y)``, the network's second estimate of all digits besides the
+"no label" one, ``p_theta(x | no label)``.
 
 Every sampler takes a ``callback(step, x, denoised)`` to watch it (the book's figures and widget).
 Images are on the model's [-1, 1] scale inside; the samplers return [0, 1] images.
@@ -78,10 +79,10 @@ def edm_sigmas(
 def prior_labels(training_labels: Any, count: int, *, seed: int = 0) -> np.ndarray:
     """Draw ``count`` digits at random, each with its share of ``training_labels``.
 
-    Asking a conditional denoiser for these digits, without guidance (``guidance=0``), samples the
-    model's own ``p(x) = sum_y p(y) p(x | y)``: an unconditional generator that never uses the
-    "no label" token. (With guidance, the samples lean towards each label's most typical digits
-    instead.)
+    Asking a conditional denoiser for these digits, without guidance (``guidance=0``), samples
+    ``sum_y p(y) p_theta(x | y)``: an unconditional generator that never uses the "no label" token,
+    and the usual way to score a class-conditional generator when no digit is requested. (With
+    guidance, the samples lean towards digits that make their label likely instead.)
 
     Args:
         training_labels: (N,) integer digits 0-9, N >= 1: the labels whose frequencies to follow.

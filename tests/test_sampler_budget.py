@@ -9,8 +9,10 @@ import pytest
 from conftest import load_tool
 
 from dae_utils import sampling
-from dae_utils.artifacts import pretrained_path, read_manifest
+from dae_utils.artifacts import load_model, pretrained_path, read_manifest
 from dae_utils.data import load_mnist, split_training_set
+from dae_utils.recipes import CLASSIFIER
+from dae_utils.sample_quality import classify
 from dae_utils.sampling import prior_labels
 
 SAMPLER_BUDGET = load_tool("sampler_budget")
@@ -47,21 +49,31 @@ def test_each_configuration_reports_its_share_and_the_manifests_seed(tmp_path, c
     assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == results
 
 
-def test_prior_labels_ask_for_drawn_digits_without_guidance(tmp_path, monkeypatch):
-    asked = []
-    real_heun = sampling.heun_sample
+def test_prior_labels_ask_both_samplers_for_drawn_digits_without_guidance(tmp_path, monkeypatch):
+    calls = []
 
-    def recording_heun(denoiser, labels=None, **options):
-        asked.append((None if labels is None else np.asarray(labels).copy(), options.get("guidance", 0.0)))
-        return real_heun(denoiser, labels, **options)
+    def recording(real):
+        def sampler(denoiser, labels=None, **options):
+            digits = real(denoiser, labels, **options)
+            calls.append((None if labels is None else np.asarray(labels).copy(), options, digits))
+            return digits
 
-    monkeypatch.setattr(sampling, "heun_sample", recording_heun)
+        return sampler
+
+    for name in ("heun_sample", "ancestral_sample"):
+        monkeypatch.setattr(sampling, name, recording(getattr(sampling, name)))
     output = tmp_path / "prior.json"
-    assert SAMPLER_BUDGET.main(["--heun", "2", "--samples", "20", "--labels", "prior", "--output", str(output)]) == 0
-    (row,) = json.loads(output.read_text())
-    assert row["labels"] == "prior" and 0.0 <= row["agreement"] <= 1.0
-    labels, guidance = asked[-1]  # the measured run (the first call only compiles the network)
+    arguments = ["--heun", "2", "--ancestral", "3", "--samples", "20", "--labels", "prior", "--output", str(output)]
+    assert SAMPLER_BUDGET.main(arguments) == 0
+    rows = json.loads(output.read_text())
     seed = read_manifest(pretrained_path("edm_digits"))["metrics"]["settings"]["seed"]
     (_, training_labels), _ = load_mnist()
     fit_labels, _ = split_training_set(training_labels)
-    assert np.array_equal(labels, prior_labels(fit_labels, 20, seed=seed)) and guidance == 0.0
+    expected = prior_labels(fit_labels, 20, seed=seed)
+    classifier = load_model(pretrained_path(CLASSIFIER))
+    measured = calls[1:]  # the first call only compiles the network
+    assert [row["labels"] for row in rows] == ["prior", "prior"] and len(measured) == len(rows)
+    for row, (labels, options, digits) in zip(rows, measured, strict=True):
+        assert np.array_equal(labels, expected) and options.get("guidance", 0.0) == 0.0
+        read_as = classify(classifier, digits).argmax(axis=1)
+        assert row["agreement"] == float(np.mean(read_as == expected))
