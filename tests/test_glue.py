@@ -24,17 +24,25 @@ def test_numpy_scalars_are_glued_as_python_numbers_the_book_can_format():
     assert _plain("text") == "text"
 
 
-def test_glued_looks_up_what_this_session_glued_as_colab_readers_need():
+def test_glued_looks_up_what_this_session_glued_as_colab_readers_need(monkeypatch):
     import numpy as np
     import pytest
 
+    import dae_utils.glue
     from dae_utils.glue import glued
 
+    monkeypatch.setattr(dae_utils.glue, "_GLUED", {})  # this test's values only
     glue("a_glued_share", np.float64(94.5))
     assert glued("a_glued_share") == 94.5 and type(glued("a_glued_share")) is float
-    everything = glued()
-    assert everything["a_glued_share"] == 94.5
-    everything["a_glued_share"] = 0.0  # a copy: the session's values stay as glued
-    assert glued("a_glued_share") == 94.5
+    shares = [1.0, 2.0]
+    glue("some_shares", shares)
+    shares.append(3.0)  # changed after gluing: the glued value is what the book would show
+    glued("some_shares").append(4.0)  # and what glued returns is a copy
+    assert glued("some_shares") == [1.0, 2.0]
+    assert glued() == {"a_glued_share": 94.5, "some_shares": [1.0, 2.0]}
+    glue("a_glued_share", 95.0)  # glued again: the last value counts
+    assert glued("a_glued_share") == 95.0
     with pytest.raises(ValueError, match="Received: name='never_glued', which no cell"):
         glued("never_glued")
+    with pytest.raises(TypeError, match="Expected `name` to be a string"):
+        glued(3)

@@ -62,6 +62,13 @@ def test_prior_labels_ask_both_samplers_for_drawn_digits_without_guidance(tmp_pa
 
     for name in ("heun_sample", "ancestral_sample"):
         monkeypatch.setattr(sampling, name, recording(getattr(sampling, name)))
+    drawn_from = []
+
+    def recording_prior_labels(training_labels, count, **options):
+        drawn_from.append(np.asarray(training_labels).copy())
+        return prior_labels(training_labels, count, **options)
+
+    monkeypatch.setattr(sampling, "prior_labels", recording_prior_labels)
     output = tmp_path / "prior.json"
     arguments = ["--heun", "2", "--ancestral", "3", "--samples", "20", "--labels", "prior", "--output", str(output)]
     assert SAMPLER_BUDGET.main(arguments) == 0
@@ -69,6 +76,8 @@ def test_prior_labels_ask_both_samplers_for_drawn_digits_without_guidance(tmp_pa
     seed = read_manifest(pretrained_path("edm_digits"))["metrics"]["settings"]["seed"]
     (_, training_labels), _ = load_mnist()
     fit_labels, _ = split_training_set(training_labels)
+    (labels_given,) = drawn_from
+    assert np.array_equal(labels_given, fit_labels)  # the fit images' labels, not all 60,000
     expected = prior_labels(fit_labels, 20, seed=seed)
     classifier = load_model(pretrained_path(CLASSIFIER))
     measured = calls[1:]  # the first call only compiles the network

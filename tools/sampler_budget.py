@@ -10,13 +10,14 @@ Usage::
 
     KERAS_BACKEND=jax python tools/sampler_budget.py --heun 18 64 --ancestral 64 256   # a GPU: 3 minutes
     python tools/sampler_budget.py --heun 18 --samples 100                            # a CPU: under a minute
-    python tools/sampler_budget.py --heun 18 --labels prior                           # a CPU: 11 minutes
+    python tools/sampler_budget.py --heun 18 --labels prior                           # a CPU: about 12 minutes
 
 ``--labels prior`` asks the conditional denoiser, without guidance, for digits drawn at the fit
 images' class frequencies (:func:`~dae_utils.sampling.prior_labels`, seeded by the manifest's
-seed): ``sum_y p(y) p_theta(x | y)``, the network's second estimate of all digits, a second
-unconditional sampler that never uses the "no label" token. It also prints the agreement with the
-digits asked for.
+seed like the starting noise, so that the numbers below repeat; chapter 11 gives its labels a
+seed of their own): ``sum_y p(y) p_theta(x | y)``, the network's second estimate of all digits,
+a second unconditional sampler that never uses the "no label" token. It also prints the
+agreement with the digits asked for.
 
 Each configuration starts from the manifest's seed, so Heun at 18 steps with 10,000 samples and
 no labels repeats the manifest's unconditional measurement (to the backend's rounding). To measure
