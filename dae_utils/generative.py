@@ -40,8 +40,10 @@ __all__ = [
     "SIGMA_DATA",
     "SIGMA_MAX",
     "SIGMA_MIN",
+    "Autoguided",
     "Denoiser",
     "build_edm_unet",
+    "check_autoguidance",
     "check_guidance",
     "check_label_dropout",
     "check_labels",
@@ -111,6 +113,16 @@ def check_guidance(guidance: Any) -> float:
             f"Expected `guidance` to be a finite number (0 means no guidance). Received: guidance={guidance!r}"
         )
     return float(guidance)
+
+
+def check_autoguidance(scale: Any) -> float:
+    """Return an autoguidance scale after checking it is a finite number >= 0 (0 is no guidance)."""
+    if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not math.isfinite(scale) or scale < 0:
+        raise ValueError(
+            "Expected the autoguidance `scale` to be a finite number >= 0 (0 means the main network alone). "
+            f"Received: scale={scale!r}"
+        )
+    return float(scale)
 
 
 def check_label_dropout(label_dropout: Any) -> float:
@@ -364,3 +376,47 @@ class Denoiser:
         else:
             output = self._network(inputs, c_noise, labels)
         return c_skip * noisy + c_out * output
+
+
+class Autoguided:
+    """Autoguidance (Karras et al., 2024): a weaker network of the same kind steers the sampler.
+
+    Args:
+        denoiser: The main :class:`Denoiser`.
+        guide: A :class:`Denoiser` of a smaller, shorter-trained network, trained on the same
+            data the same way (its "bad version").
+        scale: Guidance scale ``s >= 0``; 0 is the main network alone.
+
+    Calling it (like a :class:`Denoiser`, and so usable by every sampler) returns
+    ``D_guide + (1 + s) * (D_main - D_guide)``, both at the same labels. Where the two networks
+    agree, nothing changes; where the weak one is wrong, the strong one is usually wrong the same
+    way but less, and the sampler is pushed further away from that error. Unlike classifier-free
+    guidance, it needs no label: with :data:`NULL_LABEL` it guides an unconditional sampler.
+    ``guidance`` (classifier-free) must be 0: the two are not combined here.
+    """
+
+    def __init__(self, denoiser: Denoiser, guide: Denoiser, *, scale: float) -> None:
+        for name, value in (("denoiser", denoiser), ("guide", guide)):
+            if not isinstance(value, Denoiser):
+                raise TypeError(f"Expected `{name}` to be a Denoiser. Received: {type(value).__name__}")
+        self.denoiser, self.guide = denoiser, guide
+        self.scale = check_autoguidance(scale)
+
+    @property
+    def evaluations(self) -> int:
+        """Forward passes of both networks so far, counted per image."""
+        return self.denoiser.evaluations + self.guide.evaluations
+
+    def __call__(
+        self, noisy: np.ndarray, sigma: Any, labels: Any | None = None, *, guidance: float = 0.0
+    ) -> np.ndarray:
+        if check_guidance(guidance) != 0:
+            raise ValueError(
+                "Expected guidance=0 with autoguidance (classifier-free guidance is not combined with it). "
+                f"Received: guidance={guidance!r}"
+            )
+        main = self.denoiser(noisy, sigma, labels)
+        if self.scale == 0:
+            return main
+        weak = self.guide(noisy, sigma, labels)
+        return weak + (1.0 + self.scale) * (main - weak)

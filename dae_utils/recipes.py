@@ -17,11 +17,13 @@ Two protocols (:data:`PROTOCOLS`):
   is drawn on the noisy test images, as in the paper's figure, and nothing is chosen on it (the
   model kept is the last epoch's). Such a run has no validation score and is never a candidate.
 
-Two recipes are not denoisers of the paper's task: ``mnist_classifier`` (architecture
-``"classifier"``), the judge of Part III's generated digits, scored by its accuracy; and
+Three recipes are not denoisers of the paper's task: ``mnist_classifier`` (architecture
+``"classifier"``), the judge of Part III's generated digits, scored by its accuracy;
 ``edm_digits`` (architecture ``"edm_unet"``), Part III's noise- and class-conditional denoiser,
 trained on EDM's batches (:func:`~dae_utils.generative.edm_batches`) and scored by the digits it
-generates (:func:`~dae_utils.sample_quality.score_generator`, which needs the classifier).
+generates (:func:`~dae_utils.sample_quality.score_generator`, which needs the classifier); and
+``edm_digits_guide`` (:data:`GUIDE`), a smaller, shorter-trained ``edm_digits`` that autoguides
+the other generators' unconditional samples when they are scored.
 
 ``python -m dae_utils train NAME`` runs a recipe of :data:`RECIPES` into
 ``dae_utils/pretrained/``; ``python -m dae_utils select best_denoiser`` chooses among them.
@@ -34,7 +36,7 @@ import math
 import os
 import platform
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +99,9 @@ LEARNING_RATES = ("constant", "cosine")
 DATASETS = ("mnist", "fashion_mnist")
 #: The recipe whose checkpoint judges generated digits (Part III).
 CLASSIFIER = "mnist_classifier"
+#: The recipe whose checkpoint autoguides the generators' unconditional samples when they are scored
+#: (:func:`~dae_utils.sample_quality.score_autoguided`): Part III's generator made worse on purpose.
+GUIDE = "edm_digits_guide"
 #: Selection records (``NAME.json``) that :func:`select` writes.
 BEST_DENOISER = "best_denoiser"
 DROPOUT_SELECTION = "dropout_selection"
@@ -273,6 +278,33 @@ class Recipe:
 #: The paper's run (chapter 3): all 60,000 training images, the loss curve on the test images.
 PAPER_RECIPE = Recipe("paper_autoencoder", "the paper's model", protocol="paper")
 
+
+def _guide_and_generator() -> tuple[Recipe, Recipe]:
+    """Part III's generator and its autoguidance guide: the same recipe at half the width and a
+    quarter of the epochs (Karras et al., 2024: a smaller, shorter-trained version of the model)."""
+    generator = Recipe(
+        "edm_digits",
+        "class-conditional EDM denoiser, all noise levels, bfloat16",
+        "edm_unet",
+        "mean_squared_error",
+        fresh_noise=True,
+        filters=32,
+        learning_rate="cosine",
+        precision="mixed_bfloat16",
+        epochs=32,
+        label_dropout=LABEL_DROPOUT,
+        p_mean=P_MEAN,
+    )
+    guide = replace(
+        generator,
+        name=GUIDE,
+        title="autoguidance's guide: the EDM denoiser at half the width, a quarter of the epochs",
+        filters=generator.filters // 2,
+        epochs=generator.epochs // 4,
+    )
+    return guide, generator
+
+
 #: Every shipped checkpoint, in training order (``make pretrained``).
 RECIPES: tuple[Recipe, ...] = (
     PAPER_RECIPE,
@@ -317,19 +349,8 @@ RECIPES: tuple[Recipe, ...] = (
         learning_rate="cosine",
         epochs=8,
     ),
-    Recipe(
-        "edm_digits",
-        "class-conditional EDM denoiser, all noise levels, bfloat16",
-        "edm_unet",
-        "mean_squared_error",
-        fresh_noise=True,
-        filters=32,
-        learning_rate="cosine",
-        precision="mixed_bfloat16",
-        epochs=32,
-        label_dropout=LABEL_DROPOUT,
-        p_mean=P_MEAN,
-    ),
+    # The guide is trained before the generator: scoring the generator needs it.
+    *_guide_and_generator(),
 )
 
 #: The dropout rates tried for the paper's model (the paper gives none).
@@ -540,9 +561,10 @@ def _scores(recipe: Recipe, model: Any, split: dict[str, np.ndarray]) -> dict:
         from dae_utils.sample_quality import GENERATION_SAMPLES, score_generator
 
         classifier = load_model(pretrained_path(CLASSIFIER))
+        guide = None if recipe.name == GUIDE else load_model(pretrained_path(GUIDE))  # the guide has none
         # A quick run (``fit_size``) generates as many digits as it fit on, at most GENERATION_SAMPLES.
         samples = GENERATION_SAMPLES if recipe.fit_size is None else min(GENERATION_SAMPLES, recipe.fit_size)
-        return score_generator(model, classifier, split, seed=recipe.seed, samples=samples)
+        return score_generator(model, classifier, split, seed=recipe.seed, samples=samples, guide=guide)
     from dae_utils.evaluation import evaluate_model
 
     test = evaluate_model(model, split["test_clean"], split["test_noisy"])

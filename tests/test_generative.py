@@ -9,8 +9,10 @@ from dae_utils.generative import (
     P_MEAN,
     P_STD,
     SIGMA_DATA,
+    Autoguided,
     Denoiser,
     build_edm_unet,
+    check_autoguidance,
     check_guidance,
     check_labels,
     check_sigma,
@@ -149,6 +151,41 @@ def test_guidance_is_ho_and_salimans_rule():
         expected = c_out * (unconditional + (1 + w) * (conditional - unconditional)) if w else c_out * conditional
         np.testing.assert_allclose(output, expected + c_skip * x)
     assert denoiser.evaluations == 2 + 4 + 4  # no guidance: one pass; guidance: two
+
+
+class Constant:
+    """A stand-in network whose output is one number everywhere, whatever its input."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def predict_on_batch(self, batch):
+        return np.full((len(batch[0]), 28, 28, 1), self.value, np.float32)
+
+
+def test_autoguidance_moves_away_from_the_weak_network_by_hand():
+    main, weak = Denoiser(Constant(2.0)), Denoiser(Constant(0.5))
+    guided = Autoguided(main, weak, scale=1.5)
+    x = np.full((3, 28, 28, 1), 0.25)
+    c_skip, c_out, _, _ = preconditioning(0.7)
+    output = guided(x, 0.7)  # no label: an unconditional sampler can be guided
+    d_main, d_weak = c_skip * 0.25 + c_out * 2.0, c_skip * 0.25 + c_out * 0.5
+    np.testing.assert_allclose(output, d_weak + 2.5 * (d_main - d_weak))
+    assert guided.evaluations == 3 + 3
+    unguided = Autoguided(main, weak, scale=0)
+    np.testing.assert_allclose(unguided(x, 0.7), d_main)
+    assert weak.evaluations == 3  # scale 0: the weak network is not run
+
+
+def test_autoguidance_refuses_bad_input():
+    main = Denoiser(Constant(1.0))
+    with pytest.raises(TypeError, match=r"Expected `guide` to be a Denoiser\. Received: Constant"):
+        Autoguided(main, Constant(0.0), scale=1.0)
+    for scale in (-0.5, float("nan"), True, "2"):
+        with pytest.raises(ValueError, match="finite number >= 0"):
+            check_autoguidance(scale)
+    with pytest.raises(ValueError, match="Expected guidance=0 with autoguidance"):
+        Autoguided(main, main, scale=1.0)(np.zeros((1, 28, 28, 1)), 1.0, [3], guidance=1.0)
 
 
 def test_scales_round_trip():

@@ -40,6 +40,13 @@ def test_the_summary_holds_the_shipped_generators_targets():
     assert summary["class_share_range"] == [min(unconditional["class_shares"]), max(unconditional["class_shares"])]
     assert summary["agreement"] == manifest["metrics"]["conditional"]["agreement"]
     assert summary["meets"]["confident_share"] == (summary["confident_share"] >= TARGETS.confident_share)
+    autoguided = manifest["metrics"]["autoguided"]
+    assert summary["autoguided"]["confident_share"] == autoguided["confident_share"]
+    assert summary["autoguided"]["meets"]["confident_share"] == (
+        autoguided["confident_share"] >= TARGETS.confident_share
+    )
+    without = manifest | {"metrics": {k: v for k, v in manifest["metrics"].items() if k != "autoguided"}}
+    assert "autoguided" not in GENERATOR_BUDGET.summarize(without)  # a run scored without the guide
 
 
 def test_an_epoch_count_below_one_is_refused():

@@ -21,6 +21,7 @@ from dae_utils.recipes import (
     BEST_DENOISER,
     CLASSIFIER,
     DROPOUT_SELECTION,
+    GUIDE,
     PAPER_TASK_ARCHITECTURES,
     RECIPES,
     SCHEMA_VERSION,
@@ -28,7 +29,7 @@ from dae_utils.recipes import (
     get_recipe,
     load_split,
 )
-from dae_utils.sample_quality import classifier_accuracy
+from dae_utils.sample_quality import classifier_accuracy, weights_sha256
 
 CHECKPOINTS = sorted(PRETRAINED_DIR.glob("*.keras"))
 SELECTIONS = (BEST_DENOISER, DROPOUT_SELECTION)
@@ -152,10 +153,10 @@ def test_the_generator_regenerates_its_first_samples():
     """The manifest keeps the classes and mean pixel of the first samples of each run; the same
     seeds must give the same digits (the first samples' noise is the same whatever the count).
 
-    By default the conditional run is regenerated: it uses the same network as the unconditional one,
-    plus the labels and the guidance (tests/test_backends.py also redraws 20 unconditional digits on
-    JAX). ``make test-rescore`` regenerates both."""
-    from dae_utils.generative import Denoiser
+    By default the conditional and the autoguided runs are regenerated: they use the same network as
+    the unconditional one, plus the labels and the guidance, or the guide (tests/test_backends.py also
+    redraws 20 unconditional digits on JAX). ``make test-rescore`` regenerates all three."""
+    from dae_utils.generative import Autoguided, Denoiser
     from dae_utils.sample_quality import FINGERPRINT_SAMPLES, classify
     from dae_utils.sampling import heun_sample
 
@@ -173,6 +174,15 @@ def test_the_generator_regenerates_its_first_samples():
             seed=settings["seed"] + 1,
         ),
     }
+    autoguided = manifest["metrics"]["autoguided"]
+    guide = keras.models.load_model(pretrained_path(GUIDE), safe_mode=True, compile=False)
+    assert weights_sha256(guide) == autoguided["guide_weights_sha256"], "the guide changed since it was scored"
+    runs["autoguided"] = heun_sample(
+        Autoguided(denoiser, Denoiser(guide), scale=autoguided["scale"]),
+        count=count,
+        steps=settings["steps"],
+        seed=settings["seed"],
+    )
     if os.environ.get(RESCORE_ALL_VARIABLE) == "1":
         runs["unconditional"] = heun_sample(denoiser, count=count, steps=settings["steps"], seed=settings["seed"])
     for kind, images in runs.items():

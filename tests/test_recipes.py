@@ -20,6 +20,7 @@ from dae_utils.recipes import (
     BEST_DENOISER,
     CLASSIFIER,
     DENSE_CODE_SIZES,
+    GUIDE,
     PAPER_RECIPE,
     RECIPES,
     SCHEMA_VERSION,
@@ -30,6 +31,7 @@ from dae_utils.recipes import (
     run,
     select,
 )
+from dae_utils.sample_quality import AUTOGUIDANCE, weights_sha256
 
 
 def test_recipe_names_are_unique_and_every_recipe_builds_its_model():
@@ -40,11 +42,20 @@ def test_recipe_names_are_unique_and_every_recipe_builds_its_model():
         assert recipe.build().output_shape == expected.get(recipe.architecture, (None, 28, 28, 1)), recipe.name
 
 
-def test_part_three_comes_after_the_denoisers_and_the_classifier_before_the_generator():
-    architectures = [recipe.architecture for recipe in RECIPES]
-    assert architectures.index("classifier") < architectures.index("edm_unet")
+def test_part_three_comes_after_the_denoisers_and_the_classifier_and_guide_before_the_generator():
+    names = [recipe.name for recipe in RECIPES]
+    assert names.index(CLASSIFIER) < names.index(GUIDE) < names.index("edm_digits")
     assert get_recipe(CLASSIFIER).architecture == "classifier"
-    assert not set(candidates_of(BEST_DENOISER)) & {CLASSIFIER, "edm_digits"}
+    assert not set(candidates_of(BEST_DENOISER)) & {CLASSIFIER, GUIDE, "edm_digits"}
+
+
+def test_the_guide_is_the_generators_recipe_at_half_the_width_and_a_quarter_of_the_epochs():
+    generator, guide = get_recipe("edm_digits"), get_recipe(GUIDE)
+    assert 2 * guide.filters == generator.filters and 4 * guide.epochs == generator.epochs
+    same = {"name", "title", "filters", "epochs"}
+    assert {k: v for k, v in guide.to_dict().items() if k not in same} == {
+        k: v for k, v in generator.to_dict().items() if k not in same
+    }
 
 
 def test_the_paper_recipe_is_the_papers_settings():
@@ -257,6 +268,8 @@ def test_the_classifier_and_the_generator_train_and_score_on_the_one_path(synthe
     classifier = run(_tiny(CLASSIFIER), output_dir=tmp_path, work_dir=tmp_path / "c", command="test")
     assert set(classifier["metrics"]) == {"validation", "test"}
     assert 0.0 <= classifier["metrics"]["test"]["accuracy"] <= 1.0
+    guide = run(_tiny(GUIDE, filters=2, fit_size=12), output_dir=tmp_path, work_dir=tmp_path / "a", command="t")
+    assert "autoguided" not in guide["metrics"]  # the guide is not guided
     generator = run(
         _tiny("edm_digits", filters=4, fit_size=12), output_dir=tmp_path, work_dir=tmp_path / "g", command="t"
     )
@@ -267,6 +280,11 @@ def test_the_classifier_and_the_generator_train_and_score_on_the_one_path(synthe
     assert sum(scores["unconditional"]["class_shares"]) == pytest.approx(1.0)
     assert len(scores["conditional"]["first_samples"]["classes"]) == 12
     assert scores["reference"]["frechet_floor"] >= 0
+    autoguided = scores["autoguided"]  # by the guide trained above, found where checkpoints are looked up
+    guide_model = keras.models.load_model(tmp_path / f"{GUIDE}.keras", safe_mode=True, compile=False)
+    assert autoguided["guide_weights_sha256"] == weights_sha256(guide_model)
+    assert len(autoguided["first_samples"]["classes"]) == 12 and autoguided["scale"] == AUTOGUIDANCE
+    assert autoguided["first_samples"] != scores["unconditional"]["first_samples"]  # the guide changed them
     model = keras.models.load_model(tmp_path / "edm_digits.keras", safe_mode=True, compile=False)
     assert {layer.compute_dtype for layer in model.layers} == {"float32"} and len(model.inputs) == 3
 

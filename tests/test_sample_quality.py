@@ -90,3 +90,14 @@ def test_meets_targets_judges_each_target_at_its_boundary():
 def test_meets_targets_refuses_what_is_not_a_generators_scores():
     with pytest.raises(ValueError, match="Expected the scores of score_generator"):
         meets_targets({"test": {"psnr": 20.0}})
+
+
+def test_meets_targets_judges_the_unconditional_samples_asked_for():
+    scores = _scores(0.5, [0.1] * 10, 1.0)
+    scores["autoguided"] = {"confident_share": TARGETS.confident_share, "class_shares": [0.1] * 10}
+    assert meets_targets(scores)["confident_share"] is False
+    assert meets_targets(scores, unconditional="autoguided")["confident_share"] is True
+    with pytest.raises(ValueError, match="with 'autoguided' and 'conditional' entries"):
+        meets_targets(_scores(1.0, [0.1] * 10, 1.0), unconditional="autoguided")
+    with pytest.raises(ValueError, match="Received: 'guided'"):
+        meets_targets(scores, unconditional="guided")

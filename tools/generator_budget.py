@@ -17,11 +17,12 @@ epoch count (and ``--label-dropout``, ``--p-mean``, ``--batch-size``, ``--filter
 ``--fit-size``, if given) changed, and optionally with Adam keeping an exponential moving average of
 the weights (``--ema-momentum``: Keras's ``use_ema``; the saved and scored weights are the average,
 which ``model.fit`` writes into the model when it ends, while the validation losses it logs are of
-the raw weights), trained and scored by :func:`dae_utils.recipes.run` (10,000 unconditional and
-10,000 guided digits, judged by the shipped classifier; with ``--fit-size N``, N of each when N is
-smaller). Models and manifests go to ``_build/generator_budget/`` (or ``--output-dir``), never into
-the package; a summary line per run is printed and added to ``summary.json`` there. Nothing here is
-chosen on the test set: the confident share and the class shares need no test image.
+the raw weights), trained and scored by :func:`dae_utils.recipes.run` (10,000 unconditional,
+10,000 guided and 10,000 unconditional digits autoguided by the shipped ``edm_digits_guide``, judged
+by the shipped classifier; with ``--fit-size N``, N of each when N is smaller). Models and
+manifests go to ``_build/generator_budget/`` (or ``--output-dir``), never into the package; a
+summary line per run is printed and added to ``summary.json`` there. Nothing here is chosen on the
+test set: the confident share and the class shares need no test image.
 
 Measured so far (the same recipe trained on an H200 with JAX, 2026-11-26; the checkpoint shipped
 before then was the CPU's 20 epochs at label dropout 0.3 and p_mean -1.2, 71.1% confident): at
@@ -128,12 +129,13 @@ class AveragedRecipe(Recipe):
 
 
 def summarize(manifest: dict) -> dict:
-    """The targets of issue 15 from one generator manifest, and which of them it meets."""
+    """The targets of issue 15 from one generator manifest, and which of them it meets (also for its
+    autoguided unconditional samples, when the run was scored with the shipped guide)."""
     from dae_utils.sample_quality import meets_targets
 
     unconditional, conditional = manifest["metrics"]["unconditional"], manifest["metrics"]["conditional"]
     shares = unconditional["class_shares"]
-    return {
+    summary = {
         "epochs": manifest["epochs"],
         "label_dropout": manifest["recipe"]["label_dropout"],
         "p_mean": manifest["recipe"]["p_mean"],
@@ -149,6 +151,16 @@ def summarize(manifest: dict) -> dict:
         "backend": manifest["environment"]["backend"],
         "meets": meets_targets(manifest["metrics"]),
     }
+    autoguided = manifest["metrics"].get("autoguided")  # runs scored with the shipped guide
+    if autoguided is not None:
+        summary["autoguided"] = {
+            "scale": autoguided["scale"],
+            "confident_share": autoguided["confident_share"],
+            "class_share_range": [min(autoguided["class_shares"]), max(autoguided["class_shares"])],
+            "frechet_distance": round(autoguided["frechet_distance"], 2),
+            "meets": meets_targets(manifest["metrics"], unconditional="autoguided"),
+        }
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,70 @@
+"""tools/autoguidance_scale.py: the scale sweep, and the autoguided scores it records in a manifest."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from conftest import load_tool
+
+from dae_utils.artifacts import atomic_write_json, load_model, manifest_path, pretrained_path, read_manifest
+from dae_utils.recipes import CLASSIFIER, GUIDE
+from dae_utils.sample_quality import AUTOGUIDANCE, weights_sha256
+
+AUTOGUIDANCE_SCALE = load_tool("autoguidance_scale")
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [[], ["--scales", "-1"], ["--scales", "1", "--samples", "0"], ["--scales", "1", "--output", "no/such/f.json"]],
+    ids=["nothing to do", "negative scale", "zero samples", "no output folder"],
+)
+def test_bad_arguments_are_refused_before_any_model_is_loaded(arguments, capsys, monkeypatch):
+    monkeypatch.setattr("dae_utils.artifacts.load_model", _no_loading)
+    with pytest.raises(SystemExit):
+        AUTOGUIDANCE_SCALE.main(arguments)
+    message = capsys.readouterr().err.splitlines()[-1]
+    assert "Expected" in message and "Received: " in message
+
+
+def _no_loading(path, **_):
+    raise AssertionError(f"a model was loaded: {path}")
+
+
+def test_the_sweep_reports_each_scale_and_names_the_closest_to_the_validation_images(tmp_path, capsys):
+    output = tmp_path / "sweep.json"
+    assert AUTOGUIDANCE_SCALE.main(["--scales", "0", "2", "--samples", "12", "--output", str(output)]) == 0
+    results = json.loads(output.read_text())
+    assert [(row["scale"], row["samples"]) for row in results] == [(0.0, 12), (2.0, 12)]
+    for row in results:
+        low, high = row["class_share_range"]
+        assert 0.0 <= row["confident_share"] <= 1.0 and 0.0 <= low <= high <= 1.0
+    best = min(results, key=lambda row: row["validation_frechet_distance"])
+    assert capsys.readouterr().out.splitlines()[-1] == f"lowest validation Frechet distance: scale {best['scale']}"
+
+
+def test_record_writes_the_autoguided_scores_into_the_generators_manifest_only(tmp_path, monkeypatch):
+    """On a copy of the shipped files, with the manifest's sample count cut to 12."""
+    for name in ("edm_digits", GUIDE, CLASSIFIER):
+        shutil.copy(pretrained_path(name), tmp_path)
+        shutil.copy(manifest_path(pretrained_path(name)), tmp_path)
+    monkeypatch.setenv("DAE_PRETRAINED_DIR", str(tmp_path))
+    manifest = read_manifest(tmp_path / "edm_digits.keras")
+    manifest["metrics"]["settings"]["samples"] = 12
+    manifest["metrics"].pop("autoguided")  # as the manifest was before it was recorded
+    manifest.pop("rescored")
+    atomic_write_json(manifest_path(tmp_path / "edm_digits.keras"), manifest)
+    weights = np.concatenate([w.ravel() for w in load_model(tmp_path / "edm_digits.keras").get_weights()])
+
+    assert AUTOGUIDANCE_SCALE.main(["--record"]) == 0
+    recorded = read_manifest(tmp_path / "edm_digits.keras")
+    autoguided = recorded["metrics"]["autoguided"]
+    assert autoguided["scale"] == AUTOGUIDANCE and len(autoguided["first_samples"]["classes"]) == 12
+    assert autoguided["guide_weights_sha256"] == weights_sha256(load_model(tmp_path / f"{GUIDE}.keras"))
+    assert recorded["rescored"]["autoguided"]["command"] == "python tools/autoguidance_scale.py --record"
+    del recorded["metrics"]["autoguided"], recorded["rescored"]
+    assert recorded == manifest  # nothing else in the manifest changed ...
+    after = np.concatenate([w.ravel() for w in load_model(tmp_path / "edm_digits.keras").get_weights()])
+    np.testing.assert_array_equal(after, weights)  # ... nor the weights
