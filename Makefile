@@ -79,7 +79,7 @@ test-backends: data
 	else $(PY) -m pip install --quiet $(TORCH); fi
 	$(PY) -m pytest tests/test_backends.py -q -k torch
 
-# Every shipped denoiser on the whole test and validation sets its manifest scored, and both of the
+# Every shipped denoiser on the whole test and validation sets its manifest scored, and all three of the
 # generator's fingerprinted runs (README: its time).
 test-rescore: data
 	$(PY) -m dae_utils data --fashion
@@ -90,8 +90,9 @@ test-rescore: data
 test-floors: $(STAMP)
 	$(PY) tools/check_floors.py
 
-# Hours of CPU (about 8 h on two cores: 4.9 h for the denoisers, then Part III's classifier, 5 min, and
-# generator, about 2 h of training and 0.5 h of scoring 20,000 generated digits; the manifests record the exact times). Every model is a recipe (dae_utils/recipes.py) trained by
+# Hours of CPU (about 9 h on two cores: 4.9 h for the denoisers, then Part III's classifier, 5 min, the
+# generator's autoguidance guide, 18 min of training and 16 min of scoring, and the generator, about 2 h
+# of training and 0.8 h of scoring 30,000 generated digits; the manifests record the exact times). Every model is a recipe (dae_utils/recipes.py) trained by
 # `python -m dae_utils train NAME`: first the dropout candidates (the chosen rate must then be
 # dae_utils.config's; a test checks), then every shipped recipe, then the best denoiser is chosen
 # on validation scores. Selections write a record; no checkpoint is renamed or copied.

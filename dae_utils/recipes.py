@@ -280,8 +280,9 @@ PAPER_RECIPE = Recipe("paper_autoencoder", "the paper's model", protocol="paper"
 
 
 def _guide_and_generator() -> tuple[Recipe, Recipe]:
-    """Part III's generator and its autoguidance guide: the same recipe at half the width and a
-    quarter of the epochs (Karras et al., 2024: a smaller, shorter-trained version of the model)."""
+    """Part III's autoguidance guide and its generator, in training order: the guide is the
+    generator's recipe at half the width and a quarter of the epochs (Karras et al., 2024: a
+    smaller, shorter-trained version of the model)."""
     generator = Recipe(
         "edm_digits",
         "class-conditional EDM denoiser, all noise levels, bfloat16",
@@ -521,6 +522,7 @@ def run(recipe: Recipe | str, *, output_dir: str | Path, work_dir: str | Path, c
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     if not isinstance(recipe, Recipe):
         raise TypeError(f"Expected a Recipe or a recipe name. Received: {type(recipe).__name__}")
+    _scoring_checkpoints(recipe)  # before training: a long run must not fail at its end for want of them
     split = load_split(recipe.dataset, fit_size=recipe.fit_size)
     noisy, clean = _fit_set(recipe, split)
     set_seed(recipe.seed)
@@ -548,6 +550,19 @@ def run(recipe: Recipe | str, *, output_dir: str | Path, work_dir: str | Path, c
     return _save(recipe, model, result.history, split, len(clean), output_dir=Path(output_dir), command=command)
 
 
+def _scoring_checkpoints(recipe: Recipe) -> dict[str, Path]:
+    """The shipped checkpoints that scoring ``recipe`` loads: a generator's judge and guide (none for
+    the guide itself). Raises ValueError, saying how to train it, for one that is missing."""
+    if recipe.architecture != "edm_unet":
+        return {}
+    from dae_utils.artifacts import pretrained_path
+
+    needed = {"classifier": pretrained_path(CLASSIFIER)}
+    if recipe.name != GUIDE:
+        needed["guide"] = pretrained_path(GUIDE)
+    return needed
+
+
 def _scores(recipe: Recipe, model: Any, split: dict[str, np.ndarray]) -> dict:
     if recipe.architecture == "classifier":
         from dae_utils.sample_quality import classifier_accuracy
@@ -557,11 +572,12 @@ def _scores(recipe: Recipe, model: Any, split: dict[str, np.ndarray]) -> dict:
             "test": {"accuracy": classifier_accuracy(model, split["test_clean"], split["test_labels"])},
         }
     if recipe.architecture == "edm_unet":
-        from dae_utils.artifacts import load_model, pretrained_path
+        from dae_utils.artifacts import load_model
         from dae_utils.sample_quality import GENERATION_SAMPLES, score_generator
 
-        classifier = load_model(pretrained_path(CLASSIFIER))
-        guide = None if recipe.name == GUIDE else load_model(pretrained_path(GUIDE))  # the guide has none
+        checkpoints = _scoring_checkpoints(recipe)
+        classifier = load_model(checkpoints["classifier"])
+        guide = load_model(checkpoints["guide"]) if "guide" in checkpoints else None
         # A quick run (``fit_size``) generates as many digits as it fit on, at most GENERATION_SAMPLES.
         samples = GENERATION_SAMPLES if recipe.fit_size is None else min(GENERATION_SAMPLES, recipe.fit_size)
         return score_generator(model, classifier, split, seed=recipe.seed, samples=samples, guide=guide)

@@ -37,6 +37,7 @@ from dae_utils.generative import (
     NULL_LABEL,
     SIGMA_MAX,
     SIGMA_MIN,
+    Autoguided,
     Denoiser,
     check_guidance,
     check_labels,
@@ -121,7 +122,7 @@ def _start(
 
 
 def heun_sample(
-    denoiser: Denoiser,
+    denoiser: Denoiser | Autoguided,
     labels: Any = None,
     *,
     count: int | None = None,
@@ -134,7 +135,8 @@ def heun_sample(
     """Generate digits with the deterministic Heun sampler (Karras et al., 2022, Algorithm 1).
 
     Args:
-        denoiser: A :class:`~dae_utils.generative.Denoiser`.
+        denoiser: A :class:`~dae_utils.generative.Denoiser`, or an
+            :class:`~dae_utils.generative.Autoguided` one.
         labels: The digit (0-9) to ask for, per sample; ``None`` and ``count`` for unconditional
             samples.
         count: Number of unconditional samples (with ``labels=None``).
@@ -164,7 +166,7 @@ def heun_sample(
 
 
 def ancestral_sample(
-    denoiser: Denoiser,
+    denoiser: Denoiser | Autoguided,
     labels: Any = None,
     *,
     count: int | None = None,

@@ -47,9 +47,10 @@ def train_twice(split: dict, folder: Path) -> tuple[bool, float]:
 
 
 def check_part_three(models: dict, split: dict) -> dict:
-    """The classifier's test accuracy, and the classes of the generator's first unconditional samples
-    (the same seed must draw the same digits on every backend)."""
-    from dae_utils.generative import Denoiser
+    """The classifier's test accuracy, and the classes of the generator's first unconditional samples,
+    alone and autoguided by the guide (the same seed must draw the same digits on every backend)."""
+    from dae_utils.generative import Autoguided, Denoiser
+    from dae_utils.recipes import GUIDE
     from dae_utils.sample_quality import classifier_accuracy, classify
     from dae_utils.sampling import heun_sample
 
@@ -60,11 +61,17 @@ def check_part_three(models: dict, split: dict) -> dict:
     settings = generator_manifest["metrics"]["settings"]
     count = 20
     images = heun_sample(Denoiser(generator), count=count, steps=settings["steps"], seed=settings["seed"])
+    guide, _ = models[GUIDE]
+    autoguided = generator_manifest["metrics"]["autoguided"]
+    guided = Autoguided(Denoiser(generator), Denoiser(guide), scale=autoguided["scale"])
+    autoguided_images = heun_sample(guided, count=count, steps=settings["steps"], seed=settings["seed"])
     return {
         "accuracy": classifier_accuracy(classifier, split["test_clean"], split["test_labels"]),
         "manifest_accuracy": classifier_manifest["metrics"]["test"]["accuracy"],
         "classes": classify(classifier, images).argmax(axis=1).tolist(),
         "manifest_classes": generator_manifest["metrics"]["unconditional"]["first_samples"]["classes"][:count],
+        "autoguided_classes": classify(classifier, autoguided_images).argmax(axis=1).tolist(),
+        "manifest_autoguided_classes": autoguided["first_samples"]["classes"][:count],
     }
 
 

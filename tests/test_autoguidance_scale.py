@@ -33,6 +33,7 @@ def _no_loading(path, **_):
     raise AssertionError(f"a model was loaded: {path}")
 
 
+@pytest.mark.slow  # the shipped models and the real validation images
 def test_the_sweep_reports_each_scale_and_names_the_closest_to_the_validation_images(tmp_path, capsys):
     output = tmp_path / "sweep.json"
     assert AUTOGUIDANCE_SCALE.main(["--scales", "0", "2", "--samples", "12", "--output", str(output)]) == 0
@@ -45,6 +46,7 @@ def test_the_sweep_reports_each_scale_and_names_the_closest_to_the_validation_im
     assert capsys.readouterr().out.splitlines()[-1] == f"lowest validation Frechet distance: scale {best['scale']}"
 
 
+@pytest.mark.slow
 def test_record_writes_the_autoguided_scores_into_the_generators_manifest_only(tmp_path, monkeypatch):
     """On a copy of the shipped files, with the manifest's sample count cut to 12."""
     for name in ("edm_digits", GUIDE, CLASSIFIER):

@@ -4,7 +4,7 @@ what its manifest says; every selection record chose by validation score alone.
 The denoisers are re-scored on their first 100 test images here (their whole test and validation sets
 with ``make test-rescore``); the tests that read a manifest's whole-set scores (the selections, the
 paper's numbers) rely on that target for those numbers. The classifier is re-scored on its whole sets,
-the generator on the first samples its manifest fingerprints."""
+the generator and its guide on the first samples their manifests fingerprint."""
 
 import os
 
@@ -149,21 +149,24 @@ def test_the_classifier_still_scores_its_manifest_and_reaches_99_percent(splits)
 
 
 @pytest.mark.slow
-def test_the_generator_regenerates_its_first_samples():
+@pytest.mark.parametrize("name", ["edm_digits", GUIDE])
+def test_the_generator_regenerates_its_first_samples(name):
     """The manifest keeps the classes and mean pixel of the first samples of each run; the same
     seeds must give the same digits (the first samples' noise is the same whatever the count).
 
-    By default the conditional and the autoguided runs are regenerated: they use the same network as
-    the unconditional one, plus the labels and the guidance, or the guide (tests/test_backends.py also
-    redraws 20 unconditional digits on JAX). ``make test-rescore`` regenerates all three."""
+    By default the conditional runs of the generator and of its guide, and the generator's autoguided
+    run, are regenerated: they use the same networks as the unconditional ones, plus the labels and the
+    guidance, or the guide (tests/test_backends.py also redraws 20 unconditional and 20 autoguided
+    digits on JAX and PyTorch). ``make test-rescore`` regenerates the unconditional runs too."""
     from dae_utils.generative import Autoguided, Denoiser
     from dae_utils.sample_quality import FINGERPRINT_SAMPLES, classify
     from dae_utils.sampling import heun_sample
 
-    manifest = read_manifest(pretrained_path("edm_digits"))
+    manifest = read_manifest(pretrained_path(name))
     settings = manifest["metrics"]["settings"]
-    denoiser = Denoiser(keras.models.load_model(pretrained_path("edm_digits"), safe_mode=True, compile=False))
+    denoiser = Denoiser(keras.models.load_model(pretrained_path(name), safe_mode=True, compile=False))
     classifier = keras.models.load_model(pretrained_path(CLASSIFIER), safe_mode=True, compile=False)
+    assert weights_sha256(classifier) == manifest["metrics"]["judge"]["classifier_weights_sha256"]
     count = min(FINGERPRINT_SAMPLES, settings["samples"])
     runs = {
         "conditional": heun_sample(
@@ -174,15 +177,16 @@ def test_the_generator_regenerates_its_first_samples():
             seed=settings["seed"] + 1,
         ),
     }
-    autoguided = manifest["metrics"]["autoguided"]
-    guide = keras.models.load_model(pretrained_path(GUIDE), safe_mode=True, compile=False)
-    assert weights_sha256(guide) == autoguided["guide_weights_sha256"], "the guide changed since it was scored"
-    runs["autoguided"] = heun_sample(
-        Autoguided(denoiser, Denoiser(guide), scale=autoguided["scale"]),
-        count=count,
-        steps=settings["steps"],
-        seed=settings["seed"],
-    )
+    if name != GUIDE:
+        autoguided = manifest["metrics"]["autoguided"]
+        guide = keras.models.load_model(pretrained_path(GUIDE), safe_mode=True, compile=False)
+        assert weights_sha256(guide) == autoguided["guide_weights_sha256"], "the guide changed since it was scored"
+        runs["autoguided"] = heun_sample(
+            Autoguided(denoiser, Denoiser(guide), scale=autoguided["scale"]),
+            count=count,
+            steps=settings["steps"],
+            seed=settings["seed"],
+        )
     if os.environ.get(RESCORE_ALL_VARIABLE) == "1":
         runs["unconditional"] = heun_sample(denoiser, count=count, steps=settings["steps"], seed=settings["seed"])
     for kind, images in runs.items():

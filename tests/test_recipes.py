@@ -262,8 +262,9 @@ def test_the_split_is_the_books_protocol():
 
 
 def test_the_classifier_and_the_generator_train_and_score_on_the_one_path(synthetic, tmp_path, monkeypatch):
-    """Part III's two models go through the same run: fit, score, save, one manifest schema. The
-    generator's scores need the classifier, found where checkpoints are looked up."""
+    """Part III's three models go through the same run: fit, score, save, one manifest schema. The
+    guide's and the generator's scores need the classifier, and the generator's the guide, found where
+    checkpoints are looked up."""
     monkeypatch.setenv("DAE_PRETRAINED_DIR", str(tmp_path))
     classifier = run(_tiny(CLASSIFIER), output_dir=tmp_path, work_dir=tmp_path / "c", command="test")
     assert set(classifier["metrics"]) == {"validation", "test"}
@@ -320,3 +321,18 @@ def test_the_recipes_p_mean_reaches_the_training_batches_and_the_loss_curve():
     # The same draws, shifted by the difference of the means.
     np.testing.assert_allclose(levels[2][0] - levels[-2][0], 4, atol=1e-5)
     np.testing.assert_allclose(levels[2][1] - levels[-2][1], 4, atol=1e-5)
+
+
+def test_a_generator_without_its_judge_or_guide_is_refused_before_training(tmp_path, monkeypatch):
+    monkeypatch.setenv("DAE_PRETRAINED_DIR", str(tmp_path))  # an empty folder: no classifier, no guide
+    monkeypatch.setattr("dae_utils.recipes.load_split", _no_data)
+    for name, missing in ((GUIDE, CLASSIFIER), ("edm_digits", CLASSIFIER)):
+        with pytest.raises(ValueError, match=f"Train it with `python -m dae_utils train {missing}`"):
+            run(_tiny(name, fit_size=12), output_dir=tmp_path, work_dir=tmp_path / "w", command="t")
+    (tmp_path / f"{CLASSIFIER}.keras").write_bytes(b"")  # only its presence is checked before training
+    with pytest.raises(ValueError, match=f"Train it with `python -m dae_utils train {GUIDE}`"):
+        run(_tiny("edm_digits", fit_size=12), output_dir=tmp_path, work_dir=tmp_path / "w", command="t")
+
+
+def _no_data(*_, **__):
+    raise AssertionError("the data were loaded: the missing checkpoint was not noticed first")

@@ -18,7 +18,7 @@ before its guide existed, and its weights are not touched.
 
 Usage::
 
-    python tools/autoguidance_scale.py --scales 0 0.5 1 1.5 2 3 --samples 1000   # a CPU: about 12 minutes
+    python tools/autoguidance_scale.py --scales 0.5 1 1.5 2 --samples 1000       # a CPU: about 7 minutes (the choice)
     python tools/autoguidance_scale.py --scales 1 --samples 100                   # a CPU: under a minute
     python tools/autoguidance_scale.py --record                                   # a CPU: about 20 minutes
 
@@ -27,7 +27,10 @@ digits per scale; confident share, class shares, Frechet distance to the validat
 per 1,000 digits): scale 0.5: 90.5%, 8.7-11.1%, 8.75, 90 s; scale 1: 92.6%, 8.8-12.3%, 7.41, 88 s;
 scale 1.5: 94.3%, 7.8-13.3%, 8.88, 88 s; scale 2: 94.7%, 8.5-13.7%, 11.46, 89 s. The confident share
 keeps rising with the scale, while the distance to real digits is lowest at 1 and the class shares
-spread: past that scale the guide buys legible digits with variety, so the book's scale is 1.
+spread as the scale grows: past 1 the guide buys legible digits at the cost of variety, so the book's
+scale is 1. The sweep starts from the manifest's seed, so its 1,000 digits are the first 1,000 of the
+10,000 that ``--record`` then scores (no test image either way; a seed of its own would have kept the
+choice and the report apart).
 ``--record`` at scale 1 (same machine and day, 10,000 digits from the manifest's starting noise):
 92.77% confidently classified (85.78% without the guide), classes 8.4-12.0%, Frechet distance to
 the test images 4.28 (15.09 without the guide; floor 1.46), 92.0 s per 1,000 digits (63.0 s).

@@ -19,7 +19,10 @@ the weights (``--ema-momentum``: Keras's ``use_ema``; the saved and scored weigh
 which ``model.fit`` writes into the model when it ends, while the validation losses it logs are of
 the raw weights), trained and scored by :func:`dae_utils.recipes.run` (10,000 unconditional,
 10,000 guided and 10,000 unconditional digits autoguided by the shipped ``edm_digits_guide``, judged
-by the shipped classifier; with ``--fit-size N``, N of each when N is smaller). Models and
+by the shipped classifier; with ``--fit-size N``, N of each when N is smaller). The guide is always
+the shipped one, trained for the shipped recipe: for a run far from that recipe (another width,
+label dropout or noise-level mean, or only a few epochs) it is no longer a worse version of the
+same model, so read that run's autoguided numbers with care. Models and
 manifests go to ``_build/generator_budget/`` (or ``--output-dir``), never into the package; a
 summary line per run is printed and added to ``summary.json`` there. Nothing here is chosen on the
 test set: the confident share and the class shares need no test image.
