@@ -38,7 +38,7 @@ import platform
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -71,6 +71,7 @@ __all__ = [
     "dropout_candidates",
     "environment",
     "get_recipe",
+    "guide_of",
     "load_split",
     "run",
     "select",
@@ -279,10 +280,25 @@ class Recipe:
 PAPER_RECIPE = Recipe("paper_autoencoder", "the paper's model", protocol="paper")
 
 
+def guide_of(generator: Recipe, *, name: str = GUIDE) -> Recipe:
+    """The autoguidance guide of ``generator``: its recipe at half the width and a quarter of the
+    epochs (Karras et al., 2024: a smaller, shorter-trained version of the model), named ``name``."""
+    if generator.architecture != "edm_unet":
+        raise ValueError(
+            f"Expected a generator recipe (architecture 'edm_unet'). Received: {generator.name!r}, "
+            f"architecture {generator.architecture!r}"
+        )
+    return replace(
+        generator,
+        name=name,
+        title="autoguidance's guide: the EDM denoiser at half the width, a quarter of the epochs",
+        filters=max(1, generator.filters // 2),
+        epochs=max(1, generator.epochs // 4),
+    )
+
+
 def _guide_and_generator() -> tuple[Recipe, Recipe]:
-    """Part III's autoguidance guide and its generator, in training order: the guide is the
-    generator's recipe at half the width and a quarter of the epochs (Karras et al., 2024: a
-    smaller, shorter-trained version of the model)."""
+    """Part III's autoguidance guide and its generator, in training order."""
     generator = Recipe(
         "edm_digits",
         "class-conditional EDM denoiser, all noise levels, bfloat16",
@@ -296,14 +312,7 @@ def _guide_and_generator() -> tuple[Recipe, Recipe]:
         label_dropout=LABEL_DROPOUT,
         p_mean=P_MEAN,
     )
-    guide = replace(
-        generator,
-        name=GUIDE,
-        title="autoguidance's guide: the EDM denoiser at half the width, a quarter of the epochs",
-        filters=generator.filters // 2,
-        epochs=generator.epochs // 4,
-    )
-    return guide, generator
+    return guide_of(generator), generator
 
 
 #: Every shipped checkpoint, in training order (``make pretrained``).
@@ -500,7 +509,14 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
-def run(recipe: Recipe | str, *, output_dir: str | Path, work_dir: str | Path, command: str) -> dict:
+def run(
+    recipe: Recipe | str,
+    *,
+    output_dir: str | Path,
+    work_dir: str | Path,
+    command: str,
+    guide: Literal["shipped"] | str | Path | None = "shipped",
+) -> dict:
     """Train ``recipe``, score it, save it with its history and manifest.
 
     Steps: load the dataset and the book's fixed noise (:func:`load_split`); seed; build under
@@ -513,6 +529,10 @@ def run(recipe: Recipe | str, *, output_dir: str | Path, work_dir: str | Path, c
         output_dir: Folder for ``NAME.keras``, ``NAME_history.json`` and ``NAME.json``.
         work_dir: The run's backup and history; an interrupted run resumes from it.
         command: The command line or notebook that started the run, recorded in the manifest.
+        guide: What autoguides a generator's scored "no label" samples: ``"shipped"`` (the default)
+            for the shipped :data:`GUIDE` (none when ``recipe`` is the guide itself), the path of
+            another guide's ``.keras`` file (a study that trains its own, ``tools/generator_budget.py
+            --own-guide``), or None for no autoguided block. Ignored for other architectures.
 
     Returns:
         The manifest (also written to ``output_dir / NAME.json``).
@@ -522,7 +542,7 @@ def run(recipe: Recipe | str, *, output_dir: str | Path, work_dir: str | Path, c
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     if not isinstance(recipe, Recipe):
         raise TypeError(f"Expected a Recipe or a recipe name. Received: {type(recipe).__name__}")
-    _scoring_checkpoints(recipe)  # before training: a long run must not fail at its end for want of them
+    checkpoints = _scoring_checkpoints(recipe, guide=guide)  # before training: a long run must not fail at its end
     split = load_split(recipe.dataset, fit_size=recipe.fit_size)
     noisy, clean = _fit_set(recipe, split)
     set_seed(recipe.seed)
@@ -547,23 +567,44 @@ def run(recipe: Recipe | str, *, output_dir: str | Path, work_dir: str | Path, c
     # optimiser's state, which nothing that loads a finished checkpoint reads (it would triple the file).
     trained, model = model, recipe.build()
     model.set_weights(trained.get_weights())
-    return _save(recipe, model, result.history, split, len(clean), output_dir=Path(output_dir), command=command)
+    return _save(
+        recipe,
+        model,
+        result.history,
+        split,
+        len(clean),
+        output_dir=Path(output_dir),
+        command=command,
+        checkpoints=checkpoints,
+    )
 
 
-def _scoring_checkpoints(recipe: Recipe) -> dict[str, Path]:
-    """The shipped checkpoints that scoring ``recipe`` loads: a generator's judge and guide (none for
-    the guide itself). Raises ValueError, saying how to train it, for one that is missing."""
+def _scoring_checkpoints(
+    recipe: Recipe, *, guide: Literal["shipped"] | str | Path | None = "shipped"
+) -> dict[str, Path]:
+    """The checkpoints that scoring ``recipe`` loads: a generator's judge and guide (see :func:`run`'s
+    ``guide``). Raises ValueError, saying how to train it, for one that is missing."""
     if recipe.architecture != "edm_unet":
         return {}
     from dae_utils.artifacts import pretrained_path
 
     needed = {"classifier": pretrained_path(CLASSIFIER)}
-    if recipe.name != GUIDE:
-        needed["guide"] = pretrained_path(GUIDE)
+    if guide == "shipped":
+        if recipe.name != GUIDE:
+            needed["guide"] = pretrained_path(GUIDE)
+    elif guide is not None:
+        if not isinstance(guide, (str, Path)):
+            raise TypeError(
+                f"Expected `guide` to be 'shipped', a path to a .keras file or None. Received: {type(guide).__name__}"
+            )
+        path = Path(guide)
+        if not path.is_file():
+            raise ValueError(f"Expected `guide` to be an existing .keras file. Received: guide={str(path)!r}")
+        needed["guide"] = path
     return needed
 
 
-def _scores(recipe: Recipe, model: Any, split: dict[str, np.ndarray]) -> dict:
+def _scores(recipe: Recipe, model: Any, split: dict[str, np.ndarray], checkpoints: dict[str, Path]) -> dict:
     if recipe.architecture == "classifier":
         from dae_utils.sample_quality import classifier_accuracy
 
@@ -575,7 +616,6 @@ def _scores(recipe: Recipe, model: Any, split: dict[str, np.ndarray]) -> dict:
         from dae_utils.artifacts import load_model
         from dae_utils.sample_quality import GENERATION_SAMPLES, score_generator
 
-        checkpoints = _scoring_checkpoints(recipe)
         classifier = load_model(checkpoints["classifier"])
         guide = load_model(checkpoints["guide"]) if "guide" in checkpoints else None
         # A quick run (``fit_size``) generates as many digits as it fit on, at most GENERATION_SAMPLES.
@@ -606,6 +646,7 @@ def _save(
     *,
     output_dir: Path,
     command: str,
+    checkpoints: dict[str, Path],
 ) -> dict:
     from dae_utils.data import VALIDATION_START
     from dae_utils.models import multiply_adds
@@ -636,7 +677,7 @@ def _save(
         "seconds_per_epoch": round(float(np.mean(history["seconds"])), 1),
         "final_loss": history["loss"][-1],
         "final_val_loss": history["val_loss"][-1],
-        "metrics": _scores(recipe, model, split),
+        "metrics": _scores(recipe, model, split, checkpoints),
         "environment": environment(),
     }
     atomic_write_json(manifest_path(output), manifest)

@@ -18,8 +18,26 @@ AUTOGUIDANCE_SCALE = load_tool("autoguidance_scale")
 
 @pytest.mark.parametrize(
     "arguments",
-    [[], ["--scales", "-1"], ["--scales", "1", "--samples", "0"], ["--scales", "1", "--output", "no/such/f.json"]],
-    ids=["nothing to do", "negative scale", "zero samples", "no output folder"],
+    [
+        [],
+        ["--scales", "-1"],
+        ["--scales", "1", "--samples", "0"],
+        ["--scales", "1", "--output", "no/such/f.json"],
+        ["--scales", "1", "--steps", "0"],
+        ["--scales", "1", "--generator", "no/such/generator.keras"],
+        ["--scales", "1", "--guide", "no/such/guide.keras"],
+        ["--record", "--guide", __file__],
+    ],
+    ids=[
+        "nothing to do",
+        "negative scale",
+        "zero samples",
+        "no output folder",
+        "zero steps",
+        "no generator file",
+        "no guide file",
+        "record another pair",
+    ],
 )
 def test_bad_arguments_are_refused_before_any_model_is_loaded(arguments, capsys, monkeypatch):
     monkeypatch.setattr("dae_utils.artifacts.load_model", _no_loading)
@@ -44,6 +62,27 @@ def test_the_sweep_reports_each_scale_and_names_the_closest_to_the_validation_im
         assert 0.0 <= row["confident_share"] <= 1.0 and 0.0 <= low <= high <= 1.0
     best = min(results, key=lambda row: row["validation_frechet_distance"])
     assert capsys.readouterr().out.splitlines()[-1] == f"lowest validation Frechet distance: scale {best['scale']}"
+
+
+@pytest.mark.slow  # the shipped models and the real validation images
+def test_the_sweep_takes_another_pair_sampler_steps_and_seed(tmp_path):
+    from dae_utils.generative import Autoguided, Denoiser
+    from dae_utils.sample_quality import CONFIDENCE, classify
+    from dae_utils.sampling import ancestral_sample
+
+    generator, guide = tmp_path / "study.keras", tmp_path / "study_guide.keras"
+    shutil.copy(pretrained_path(GUIDE), generator)  # any two generators make a pair: here the guide guides itself
+    shutil.copy(pretrained_path(GUIDE), guide)
+    output = tmp_path / "sweep.json"
+    arguments = ["--scales", "1", "--samples", "6", "--seed", "3", "--sampler", "ancestral", "--steps", "2"]
+    arguments += ["--generator", str(generator), "--guide", str(guide), "--output", str(output)]
+    assert AUTOGUIDANCE_SCALE.main(arguments) == 0
+    (row,) = json.loads(output.read_text())
+    assert (row["sampler"], row["steps"], row["seed"], row["samples"]) == ("ancestral", 2, 3, 6)
+    denoiser = Denoiser(load_model(pretrained_path(GUIDE)))
+    by_hand = ancestral_sample(Autoguided(denoiser, denoiser, scale=1.0), count=6, steps=2, seed=3)
+    probabilities = classify(load_model(pretrained_path(CLASSIFIER)), by_hand)
+    assert row["confident_share"] == float(np.mean(probabilities.max(axis=1) >= CONFIDENCE))
 
 
 @pytest.mark.slow

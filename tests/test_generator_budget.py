@@ -15,18 +15,26 @@ from dae_utils.sample_quality import TARGETS
 GENERATOR_BUDGET = load_tool("generator_budget")
 
 
+class _Runs(list):
+    """The recorded runs, and the ``guide`` each was given (``.guides``)."""
+
+    guides: list
+
+
 @pytest.fixture
 def recorded_runs(monkeypatch):
     """``dae_utils.recipes.run`` replaced by one that trains nothing: it records (recipe, work folder's
     name, command) and returns the shipped generator's manifest with the recipe's epochs and recipe."""
     manifest = read_manifest(pretrained_path("edm_digits"))
-    runs = []
+    runs, guides = _Runs(), []
 
-    def fake_run(recipe, *, output_dir, work_dir, command):
+    def fake_run(recipe, *, output_dir, work_dir, command, guide="shipped"):
         runs.append((recipe, work_dir.name, command))
-        return manifest | {"epochs": recipe.epochs, "recipe": recipe.to_dict()}
+        guides.append(guide)
+        return manifest | {"epochs": recipe.epochs, "recipe": recipe.to_dict(), "model": f"{recipe.name}.keras"}
 
     monkeypatch.setattr("dae_utils.recipes.run", fake_run)
+    runs.guides = guides
     return runs
 
 
@@ -111,6 +119,24 @@ def test_an_ema_momentum_outside_zero_to_one_is_refused_before_any_training(mome
         GENERATOR_BUDGET.main(["--epochs", "1", "--ema-momentum", momentum])
     expected = f"Expected `ema_momentum` to be in (0, 1). Received: ema_momentum={float(momentum)}"
     assert expected in capsys.readouterr().err
+
+
+def test_own_guide_trains_the_runs_guide_first_and_autoguides_the_run_with_it(tmp_path, recorded_runs):
+    arguments = ["--epochs", "12", "--batch-size", "64", "--own-guide", "--output-dir", str(tmp_path)]
+    assert GENERATOR_BUDGET.main(arguments) == 0
+    (guide, guide_folder, guide_command), (generator, folder, command) = recorded_runs
+    assert (guide.filters, guide.epochs, guide.batch_size) == (generator.filters // 2, 3, 64)
+    assert guide_folder == guide.name == generator.name.removesuffix("_own_guide") + "_guide"
+    assert folder == generator.name and generator.name.endswith("_batch_size_64_own_guide")
+    assert recorded_runs.guides == [None, tmp_path / f"{guide.name}.keras"]  # the guide is not itself guided
+    assert command == guide_command and command.endswith("--epochs 12 --batch-size 64 --own-guide")
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert set(summary) == {guide.name, generator.name}
+
+
+def test_without_own_guide_the_shipped_guide_autoguides(tmp_path, recorded_runs):
+    assert GENERATOR_BUDGET.main(["--epochs", "3", "--output-dir", str(tmp_path)]) == 0
+    assert recorded_runs.guides == ["shipped"]
 
 
 def test_the_summary_keeps_the_runs_of_earlier_calls(tmp_path, recorded_runs):

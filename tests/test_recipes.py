@@ -323,6 +323,35 @@ def test_the_recipes_p_mean_reaches_the_training_batches_and_the_loss_curve():
     np.testing.assert_allclose(levels[2][1] - levels[-2][1], 4, atol=1e-5)
 
 
+def test_a_generators_guide_is_the_shipped_one_another_file_or_none(tmp_path):
+    from dae_utils.recipes import _scoring_checkpoints
+
+    generator, guide = get_recipe("edm_digits"), get_recipe(GUIDE)
+    assert _scoring_checkpoints(generator)["guide"].name == f"{GUIDE}.keras"
+    assert "guide" not in _scoring_checkpoints(guide)  # the shipped guide is not guided
+    assert "guide" not in _scoring_checkpoints(generator, guide=None)
+    other = tmp_path / "other_guide.keras"
+    other.write_bytes(b"")
+    assert _scoring_checkpoints(generator, guide=other)["guide"] == other
+    with pytest.raises(ValueError, match=re.escape("Expected `guide` to be an existing .keras file. Received: guide=")):
+        _scoring_checkpoints(generator, guide=tmp_path / "missing.keras")
+    with pytest.raises(TypeError, match=re.escape("Expected `guide` to be 'shipped', a path to a .keras file or None")):
+        _scoring_checkpoints(generator, guide=3)
+    assert _scoring_checkpoints(get_recipe("unet"), guide=3) == {}  # not a generator: nothing is loaded
+
+
+def test_guide_of_halves_the_width_quarters_the_epochs_and_refuses_what_is_not_a_generator():
+    from dae_utils.recipes import guide_of
+
+    generator = dataclasses.replace(get_recipe("edm_digits"), batch_size=64, epochs=30, label_dropout=0.85)
+    guide = guide_of(generator, name="study_guide")
+    assert (guide.name, guide.filters, guide.epochs) == ("study_guide", generator.filters // 2, 7)
+    assert (guide.batch_size, guide.label_dropout, guide.p_mean) == (64, 0.85, generator.p_mean)
+    assert guide_of(get_recipe("edm_digits")) == get_recipe(GUIDE)  # the shipped guide is derived so
+    with pytest.raises(ValueError, match="Expected a generator recipe"):
+        guide_of(get_recipe("unet"))
+
+
 def test_a_generator_without_its_judge_or_guide_is_refused_before_training(tmp_path, monkeypatch):
     monkeypatch.setenv("DAE_PRETRAINED_DIR", str(tmp_path))  # an empty folder: no classifier, no guide
     monkeypatch.setattr("dae_utils.recipes.load_split", _no_data)
