@@ -17,11 +17,13 @@ from typing import Any
 import numpy as np
 
 from dae_utils.artifacts import atomic_write, atomic_write_json, load_model, pretrained_path
+from dae_utils.recipes import GUIDE
 
 __all__ = [
     "BOOK_MODELS",
     "DEMO_DIGITS",
     "DEMO_GENERATOR",
+    "DEMO_GUIDE",
     "DEMO_MODELS",
     "export_book_models",
     "export_onnx",
@@ -34,9 +36,11 @@ __all__ = [
 DEMO_MODELS = ("paper_autoencoder", "unet", "best_denoiser")
 #: The generator sampled by chapter 11's demo (``book/_static/demos/generate.js``).
 DEMO_GENERATOR = "edm_digits"
+#: The guide that autoguides the demo's digits when no digit is asked for (:data:`~dae_utils.recipes.GUIDE`).
+DEMO_GUIDE = GUIDE
 #: Checkpoints (or selections) exported for the book's pages: the paper's model, the U-Net, the
-#: best denoiser, and Part III's generator.
-BOOK_MODELS = (*DEMO_MODELS, DEMO_GENERATOR)
+#: best denoiser, and Part III's generator and its guide.
+BOOK_MODELS = (*DEMO_MODELS, DEMO_GENERATOR, DEMO_GUIDE)
 #: Test digits shipped with the site for the demos to pick from.
 DEMO_DIGITS = 300
 _SPRITE_COLUMNS = 20
@@ -135,13 +139,15 @@ def write_digit_sprite(output_dir: str | Path, *, count: int = DEMO_DIGITS) -> d
 
 def generator_settings() -> dict:
     """The constants chapter 11's in-page sampler needs, from the package (written once, here):
-    EDM's preconditioning and noise levels, the null label, and the book's default steps and guidance."""
+    EDM's preconditioning and noise levels, the null label, and the book's default steps, guidance
+    (for a digit asked for) and autoguidance (for any digit, with the guide's file)."""
     from dae_utils.generative import NULL_LABEL, SIGMA_DATA
-    from dae_utils.sample_quality import DEFAULT_GUIDANCE, HEUN_STEPS
+    from dae_utils.sample_quality import AUTOGUIDANCE, DEFAULT_GUIDANCE, HEUN_STEPS
     from dae_utils.sampling import RHO, SIGMA_MAX, SIGMA_MIN
 
     return {
         "file": f"{DEMO_GENERATOR}.onnx",
+        "guide": f"{DEMO_GUIDE}.onnx",
         "sigmaData": SIGMA_DATA,
         "sigmaMax": SIGMA_MAX,
         "sigmaMin": SIGMA_MIN,
@@ -149,4 +155,5 @@ def generator_settings() -> dict:
         "nullLabel": NULL_LABEL,
         "steps": HEUN_STEPS,
         "guidance": DEFAULT_GUIDANCE,
+        "autoguidance": AUTOGUIDANCE,
     }

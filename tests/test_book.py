@@ -369,9 +369,9 @@ def test_generator_demo_samples_what_the_package_samples_from_the_same_noise(bro
     import numpy as np
 
     from dae_utils.artifacts import load_model, pretrained_path
-    from dae_utils.export import DEMO_GENERATOR
-    from dae_utils.generative import NULL_LABEL, Denoiser
-    from dae_utils.sample_quality import DEFAULT_GUIDANCE, HEUN_STEPS
+    from dae_utils.export import DEMO_GENERATOR, DEMO_GUIDE
+    from dae_utils.generative import NULL_LABEL, Autoguided, Denoiser
+    from dae_utils.sample_quality import AUTOGUIDANCE, DEFAULT_GUIDANCE, HEUN_STEPS
     from dae_utils.sampling import SIGMA_MAX, heun_sample
 
     selector = ".dae-demo[data-demo='generate']"
@@ -380,12 +380,16 @@ def test_generator_demo_samples_what_the_package_samples_from_the_same_noise(bro
         timings = page.evaluate(f'document.querySelector("{selector}").daeDemo.timings')
         print(f"generator demo: first sample ({HEUN_STEPS} steps, guidance) {timings['firstSampleMs']:.0f} ms in view")
         denoiser = Denoiser(load_model(pretrained_path(DEMO_GENERATOR)))
-        for label, guidance in [(7, DEFAULT_GUIDANCE), (NULL_LABEL, 0.0)]:
+        guide = Denoiser(load_model(pretrained_path(DEMO_GUIDE)))
+        # A digit with classifier-free guidance; any digit without guidance, and autoguided.
+        for label, guidance in [(7, DEFAULT_GUIDANCE), (NULL_LABEL, 0.0), (NULL_LABEL, AUTOGUIDANCE)]:
             seed = 5
             start = SIGMA_MAX * np.random.default_rng(seed).standard_normal((1, 28, 28, 1))  # heun_sample's start
-            labels = None if label == NULL_LABEL else [label]
-            count = 1 if labels is None else None
-            expected = heun_sample(denoiser, labels, count=count, steps=HEUN_STEPS, guidance=guidance, seed=seed)
+            if label == NULL_LABEL:
+                network = Autoguided(denoiser, guide, scale=guidance) if guidance else denoiser
+                expected = heun_sample(network, count=1, steps=HEUN_STEPS, seed=seed)
+            else:
+                expected = heun_sample(denoiser, [label], steps=HEUN_STEPS, guidance=guidance, seed=seed)
             result = page.evaluate(
                 f'([start, label, guidance, steps]) => document.querySelector("{selector}")'
                 ".daeDemo.run({start, label, guidance, steps})",
@@ -393,7 +397,7 @@ def test_generator_demo_samples_what_the_package_samples_from_the_same_noise(bro
             )
             gap = float(np.abs(np.asarray(result["image"]) - expected.ravel()).max())
             print(f"label {label}, guidance {guidance}: largest pixel difference from the package {gap:.1e}")
-            assert gap <= 1e-3 and result["evaluations"] == (2 if labels and guidance else 1) * (2 * HEUN_STEPS - 1)
+            assert gap <= 1e-3 and result["evaluations"] == (2 if guidance else 1) * (2 * HEUN_STEPS - 1)
         assert problems == [], f"console errors: {problems}"
         assert _payload(responses) <= PAYLOAD_LIMIT
         shots = quick_build / "_build" / "screenshots"

@@ -7,18 +7,27 @@ import numpy as np
 import pytest
 
 from dae_utils.artifacts import load_model, pretrained_path
-from dae_utils.export import BOOK_MODELS, export_book_models, export_onnx, onnx_session, write_digit_sprite
+from dae_utils.export import (
+    BOOK_MODELS,
+    DEMO_GENERATOR,
+    DEMO_GUIDE,
+    export_book_models,
+    export_onnx,
+    onnx_session,
+    write_digit_sprite,
+)
 from dae_utils.generative import NULL_LABEL, preconditioning, to_model_scale
 
 pytestmark = pytest.mark.slow  # real checkpoints and MNIST
 
 #: Issue 13 asks for 1e-5 (max absolute difference). The three denoisers meet it. The generator's raw
 #: output F, unbounded (|F| up to 4) and taken here at noise levels from 0.01 to 50, differs by up to
-#: 3.2e-5 (measured 2026-11-26 on the retrained generator): a known miss of the target, recorded in
-#: the issue; this bound only guards against worse. It is float32 round-off, not an export error:
-#: Keras's own float32 output is 3.0e-5 from the same network computed in float64 (ONNX Runtime's
-#: 2.4e-5), and the test below holds ONNX Runtime to twice Keras's.
-TOLERANCE = {"edm_digits": 1e-4}
+#: 3.2e-5 (measured 2026-11-26 on the retrained generator), its guide's by 2.1e-5 (2026-11-28): a
+#: known miss of the target, recorded in the issue; this bound only guards against worse. It is
+#: float32 round-off, not an export error: Keras's own float32 output is 3.0e-5 (the guide's 1.1e-5)
+#: from the same network computed in float64 (ONNX Runtime's 2.4e-5), and the test below holds ONNX
+#: Runtime to twice Keras's.
+TOLERANCE = {DEMO_GENERATOR: 1e-4, DEMO_GUIDE: 1e-4}
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +47,7 @@ def test_images():
 
 def _inputs(name, test_images):
     clean, noisy, labels = test_images
-    if name != "edm_digits":
+    if name not in (DEMO_GENERATOR, DEMO_GUIDE):  # the denoisers: a noisy image in
         return (noisy,)
     sigma = np.geomspace(0.01, 50, len(clean)).reshape(-1, 1, 1, 1)  # every noise level the sampler visits
     _, _, c_in, c_noise = preconditioning(sigma)
@@ -93,7 +102,8 @@ def test_the_description_names_each_checkpoint_and_its_inputs(exported):
     _, described = exported
     assert set(described) == set(BOOK_MODELS)
     assert described["best_denoiser"]["checkpoint"] == pretrained_path("best_denoiser").name
-    assert list(described["edm_digits"]["inputs"]) == ["image", "noise_level", "label"]
+    for generator in (DEMO_GENERATOR, DEMO_GUIDE):
+        assert list(described[generator]["inputs"]) == ["image", "noise_level", "label"]
 
 
 def test_a_wrong_suffix_is_refused(tmp_path):

@@ -3,12 +3,15 @@
 // A page opts in with <div class="dae-demo" data-demo="generate">text without JavaScript</div> and
 // <script type="module" src="../demos/generate.js"></script>. The sampler is the package's
 // dae_utils.sampling.heun_sample (Karras et al., 2022, Algorithm 1) with EDM's preconditioning and
-// classifier-free guidance as in dae_utils.generative.Denoiser; its constants come from
-// models/generator.json, written from the package when the site is built.
+// classifier-free guidance as in dae_utils.generative.Denoiser when a digit is asked for, and
+// autoguidance by the smaller guide network as in dae_utils.generative.Autoguided when any digit
+// is (Karras et al., 2024); its constants come from models/generator.json, written from the
+// package when the site is built.
 //
 // Test hooks: `data-state` becomes "ready" or "error"; `element.daeDemo.run({start, label,
 // guidance, steps})` samples from a given start (784 values on the model's [-1, 1] scale, already
-// multiplied by sigma_max) and resolves to {image (784 values in [0, 1]), evaluations}.
+// multiplied by sigma_max) and resolves to {image (784 values in [0, 1]), evaluations}; with the
+// null label, `guidance` is the autoguidance scale.
 import { standardNormal } from "./imaging.js";
 import { PIXELS, SIDE, drawGrey as draw, element, labelled, loadJson, loadModel, loadRuntime, whenVisible } from "./runtime.js";
 
@@ -71,27 +74,43 @@ async function mount(container) {
     status.textContent = "Loading the generator…";
     const settings = await loadJson("models/generator.json");
     const ort = await loadRuntime();
-    const session = await loadModel(settings.file);
-    const missing = INPUTS.filter((name) => !session.inputNames.includes(name));
-    if (missing.length) throw new Error(`the generator has no input named ${missing.join(", ")}`);
-    guidance.value = String(settings.guidance);
+    const [session, guideSession] = await Promise.all([loadModel(settings.file), loadModel(settings.guide)]);
+    for (const [network, name] of [[session, "generator"], [guideSession, "guide"]]) {
+      const missing = INPUTS.filter((input) => !network.inputNames.includes(input));
+      if (missing.length) throw new Error(`the ${name} has no input named ${missing.join(", ")}`);
+    }
+    const anyDigit = () => digit.value === "any";
+    // The slider is the guidance scale for a digit asked for, the autoguidance scale for any digit;
+    // each keeps its own value, starting at the book's.
+    const scales = { guidance: settings.guidance, autoguidance: settings.autoguidance };
+    const kind = () => (anyDigit() ? "autoguidance" : "guidance");
+    guidance.value = String(scales[kind()]);
     steps.value = String(settings.steps);
     const sync = () => {
-      guidanceLabel.textContent = ` guidance ${Number(guidance.value).toFixed(1)} `;
+      guidanceLabel.textContent = ` ${kind()} ${Number(guidance.value).toFixed(1)} `;
       stepsLabel.textContent = ` steps ${steps.value} `;
     };
     sync();
-    guidance.addEventListener("input", sync);
+    guidance.addEventListener("input", () => {
+      scales[kind()] = Number(guidance.value);
+      sync();
+    });
+    digit.addEventListener("change", () => {
+      guidance.value = String(scales[kind()]);
+      sync();
+    });
     steps.addEventListener("input", sync);
     timings.modelMs = performance.now() - started;
 
-    // D(x; sigma, label) with classifier-free guidance, both passes in one batch of two.
+    // D(x; sigma, label): for a digit, classifier-free guidance, both passes in one batch of two;
+    // for the null label, autoguidance, one pass of the generator and one of the guide.
     async function denoise(x, sigma, label, scale) {
       const total = sigma ** 2 + settings.sigmaData ** 2;
       const cSkip = settings.sigmaData ** 2 / total;
       const cOut = (sigma * settings.sigmaData) / Math.sqrt(total);
       const cIn = 1 / Math.sqrt(total);
-      const guided = scale !== 0 && label !== settings.nullLabel;
+      const autoguided = scale !== 0 && label === settings.nullLabel;
+      const guided = scale !== 0 && !autoguided;
       const count = guided ? 2 : 1;
       const input = new Float32Array(count * PIXELS);
       for (let i = 0; i < PIXELS; i += 1) input[i] = cIn * x[i];
@@ -102,12 +121,14 @@ async function mount(container) {
         label: new ort.Tensor("int32", Int32Array.from(guided ? [label, settings.nullLabel] : [label]), [count, 1]),
       };
       const output = (await session.run(feeds))[session.outputNames[0]].data;
+      // The step's other estimate: the "no label" pass (guidance) or the guide's pass (autoguidance).
+      const other = autoguided ? (await guideSession.run(feeds))[guideSession.outputNames[0]].data : output.subarray(PIXELS);
       const denoised = new Float64Array(PIXELS);
       for (let i = 0; i < PIXELS; i += 1) {
-        const network = guided ? output[PIXELS + i] + (1 + scale) * (output[i] - output[PIXELS + i]) : output[i];
+        const network = guided || autoguided ? other[i] + (1 + scale) * (output[i] - other[i]) : output[i];
         denoised[i] = cSkip * x[i] + cOut * network;
       }
-      return { denoised, evaluations: count };
+      return { denoised, evaluations: autoguided ? 2 : count };
     }
 
     // Heun's method on the probability-flow ODE (dae_utils.sampling.heun_sample).
@@ -133,7 +154,7 @@ async function mount(container) {
     }
 
     const generate = () => {
-      const label = digit.value === "any" ? settings.nullLabel : Number(digit.value);
+      const label = anyDigit() ? settings.nullLabel : Number(digit.value);
       const request = { label, guidance: Number(guidance.value), steps: Number(steps.value), seed };
       seed += 1;
       button.disabled = true;
@@ -153,7 +174,9 @@ async function mount(container) {
             await new Promise((resolve) => setTimeout(resolve, 0)); // let the page paint (also in a background tab)
           },
         });
-        status.textContent = `${result.evaluations} network evaluations in ${((performance.now() - began) / 1000).toFixed(1)} s. `
+        const how = request.guidance === 0 ? "" : request.label === settings.nullLabel
+          ? " (half of them by the smaller guide network: autoguidance)" : " (half of them without the label: guidance)";
+        status.textContent = `${result.evaluations} network evaluations${how} in ${((performance.now() - began) / 1000).toFixed(1)} s. `
           + "The small images are the denoiser's estimate of the clean digit at each step.";
         timings.firstSampleMs ??= performance.now() - started;
         container.dataset.state = "ready";
