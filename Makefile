@@ -105,7 +105,7 @@ pretrained: data
 	set -e; for name in $$($(PY) -m dae_utils recipes); do $(PY) -m dae_utils train $$name; done
 	$(PY) -m dae_utils select best_denoiser
 
-# Seconds: the paper's model, the U-Net, the best denoiser and Part III's generator as ONNX files.
+# Seconds: the paper's model, the U-Net, the best denoiser and Part III's generator and its guide as ONNX files.
 onnx: data
 	$(PY) -m dae_utils export --output-dir _build/onnx
 

@@ -23,7 +23,8 @@ Three recipes are not denoisers of the paper's task: ``mnist_classifier`` (archi
 trained on EDM's batches (:func:`~dae_utils.generative.edm_batches`) and scored by the digits it
 generates (:func:`~dae_utils.sample_quality.score_generator`, which needs the classifier); and
 ``edm_digits_guide`` (:data:`GUIDE`), a smaller, shorter-trained ``edm_digits`` that autoguides
-the other generators' unconditional samples when they are scored.
+the other generators' unconditional samples when they are scored (by default: :func:`run` takes
+another guide, or none).
 
 ``python -m dae_utils train NAME`` runs a recipe of :data:`RECIPES` into
 ``dae_utils/pretrained/``; ``python -m dae_utils select best_denoiser`` chooses among them.
@@ -38,7 +39,7 @@ import platform
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -101,7 +102,8 @@ DATASETS = ("mnist", "fashion_mnist")
 #: The recipe whose checkpoint judges generated digits (Part III).
 CLASSIFIER = "mnist_classifier"
 #: The recipe whose checkpoint autoguides the generators' unconditional samples when they are scored
-#: (:func:`~dae_utils.sample_quality.score_autoguided`): Part III's generator made worse on purpose.
+#: (:func:`~dae_utils.sample_quality.score_autoguided`; :func:`run`'s default guide): Part III's
+#: generator made worse on purpose.
 GUIDE = "edm_digits_guide"
 #: Selection records (``NAME.json``) that :func:`select` writes.
 BEST_DENOISER = "best_denoiser"
@@ -280,9 +282,12 @@ class Recipe:
 PAPER_RECIPE = Recipe("paper_autoencoder", "the paper's model", protocol="paper")
 
 
-def guide_of(generator: Recipe, *, name: str = GUIDE) -> Recipe:
+def guide_of(generator: Recipe, *, name: str) -> Recipe:
     """The autoguidance guide of ``generator``: its recipe at half the width and a quarter of the
-    epochs (Karras et al., 2024: a smaller, shorter-trained version of the model), named ``name``."""
+    epochs (Karras et al., 2024: a smaller, shorter-trained version of the model), named ``name``
+    (:data:`GUIDE` for the shipped generator's)."""
+    if not isinstance(generator, Recipe):
+        raise TypeError(f"Expected a Recipe. Received: {type(generator).__name__}")
     if generator.architecture != "edm_unet":
         raise ValueError(
             f"Expected a generator recipe (architecture 'edm_unet'). Received: {generator.name!r}, "
@@ -312,7 +317,7 @@ def _guide_and_generator() -> tuple[Recipe, Recipe]:
         label_dropout=LABEL_DROPOUT,
         p_mean=P_MEAN,
     )
-    return guide_of(generator), generator
+    return guide_of(generator, name=GUIDE), generator
 
 
 #: Every shipped checkpoint, in training order (``make pretrained``).
@@ -515,7 +520,7 @@ def run(
     output_dir: str | Path,
     work_dir: str | Path,
     command: str,
-    guide: Literal["shipped"] | str | Path | None = "shipped",
+    guide: str | Path | None = "shipped",
 ) -> dict:
     """Train ``recipe``, score it, save it with its history and manifest.
 
@@ -579,9 +584,7 @@ def run(
     )
 
 
-def _scoring_checkpoints(
-    recipe: Recipe, *, guide: Literal["shipped"] | str | Path | None = "shipped"
-) -> dict[str, Path]:
+def _scoring_checkpoints(recipe: Recipe, *, guide: str | Path | None = "shipped") -> dict[str, Path]:
     """The checkpoints that scoring ``recipe`` loads: a generator's judge and guide (see :func:`run`'s
     ``guide``). Raises ValueError, saying how to train it, for one that is missing."""
     if recipe.architecture != "edm_unet":
@@ -598,7 +601,7 @@ def _scoring_checkpoints(
                 f"Expected `guide` to be 'shipped', a path to a .keras file or None. Received: {type(guide).__name__}"
             )
         path = Path(guide)
-        if not path.is_file():
+        if path.suffix != ".keras" or not path.is_file():
             raise ValueError(f"Expected `guide` to be an existing .keras file. Received: guide={str(path)!r}")
         needed["guide"] = path
     return needed

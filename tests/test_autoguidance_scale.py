@@ -26,7 +26,10 @@ AUTOGUIDANCE_SCALE = load_tool("autoguidance_scale")
         ["--scales", "1", "--steps", "0"],
         ["--scales", "1", "--generator", "no/such/generator.keras"],
         ["--scales", "1", "--guide", "no/such/guide.keras"],
-        ["--record", "--guide", __file__],
+        ["--scales", "1", "--guide", __file__],
+        ["--record", "--guide", str(pretrained_path(GUIDE))],
+        ["--record", "--seed", "0"],
+        ["--record", "--sampler", "heun"],
     ],
     ids=[
         "nothing to do",
@@ -36,7 +39,10 @@ AUTOGUIDANCE_SCALE = load_tool("autoguidance_scale")
         "zero steps",
         "no generator file",
         "no guide file",
+        "guide not a .keras file",
         "record another pair",
+        "record another seed",
+        "record a sampler",
     ],
 )
 def test_bad_arguments_are_refused_before_any_model_is_loaded(arguments, capsys, monkeypatch):
@@ -67,22 +73,26 @@ def test_the_sweep_reports_each_scale_and_names_the_closest_to_the_validation_im
 @pytest.mark.slow  # the shipped models and the real validation images
 def test_the_sweep_takes_another_pair_sampler_steps_and_seed(tmp_path):
     from dae_utils.generative import Autoguided, Denoiser
-    from dae_utils.sample_quality import CONFIDENCE, classify
+    from dae_utils.recipes import load_split
+    from dae_utils.sample_quality import features, frechet_distance
     from dae_utils.sampling import ancestral_sample
 
+    # The shipped pair the wrong way round: a pair whose digits differ from the shipped pair's.
     generator, guide = tmp_path / "study.keras", tmp_path / "study_guide.keras"
-    shutil.copy(pretrained_path(GUIDE), generator)  # any two generators make a pair: here the guide guides itself
-    shutil.copy(pretrained_path(GUIDE), guide)
+    shutil.copy(pretrained_path(GUIDE), generator)
+    shutil.copy(pretrained_path("edm_digits"), guide)
     output = tmp_path / "sweep.json"
-    arguments = ["--scales", "1", "--samples", "6", "--seed", "3", "--sampler", "ancestral", "--steps", "2"]
+    arguments = ["--scales", "0.5", "--samples", "16", "--seed", "3", "--sampler", "ancestral", "--steps", "3"]
     arguments += ["--generator", str(generator), "--guide", str(guide), "--output", str(output)]
     assert AUTOGUIDANCE_SCALE.main(arguments) == 0
     (row,) = json.loads(output.read_text())
-    assert (row["sampler"], row["steps"], row["seed"], row["samples"]) == ("ancestral", 2, 3, 6)
-    denoiser = Denoiser(load_model(pretrained_path(GUIDE)))
-    by_hand = ancestral_sample(Autoguided(denoiser, denoiser, scale=1.0), count=6, steps=2, seed=3)
-    probabilities = classify(load_model(pretrained_path(CLASSIFIER)), by_hand)
-    assert row["confident_share"] == float(np.mean(probabilities.max(axis=1) >= CONFIDENCE))
+    assert (row["sampler"], row["steps"], row["seed"], row["samples"], row["scale"]) == ("ancestral", 3, 3, 16, 0.5)
+    network = Autoguided(Denoiser(load_model(generator)), Denoiser(load_model(guide)), scale=0.5)
+    by_hand = ancestral_sample(network, count=16, steps=3, seed=3)
+    classifier = load_model(pretrained_path(CLASSIFIER))
+    validation = features(classifier, load_split("mnist")["val_clean"])
+    expected = frechet_distance(features(classifier, by_hand), validation)
+    assert row["validation_frechet_distance"] == pytest.approx(expected, rel=1e-6)
 
 
 @pytest.mark.slow

@@ -378,7 +378,8 @@ def test_generator_demo_samples_what_the_package_samples_from_the_same_noise(bro
     context, page, problems, responses = _ready_demo(browser, server, "notebooks/11_generating_digits", selector)
     try:
         timings = page.evaluate(f'document.querySelector("{selector}").daeDemo.timings')
-        print(f"generator demo: first sample ({HEUN_STEPS} steps, guidance) {timings['firstSampleMs']:.0f} ms in view")
+        first = f"{timings['firstSampleMs']:.0f} ms"
+        print(f"generator demo: first sample ({HEUN_STEPS} steps, any digit, autoguided) {first} in view")
         denoiser = Denoiser(load_model(pretrained_path(DEMO_GENERATOR)))
         guide = Denoiser(load_model(pretrained_path(DEMO_GUIDE)))
         # A digit with classifier-free guidance; any digit without guidance, and autoguided.
@@ -398,6 +399,18 @@ def test_generator_demo_samples_what_the_package_samples_from_the_same_noise(bro
             gap = float(np.abs(np.asarray(result["image"]) - expected.ravel()).max())
             print(f"label {label}, guidance {guidance}: largest pixel difference from the package {gap:.1e}")
             assert gap <= 1e-3 and result["evaluations"] == (2 if guidance else 1) * (2 * HEUN_STEPS - 1)
+        # The slider is the autoguidance scale for any digit and the guidance scale for a digit, each
+        # starting at the book's and keeping its own value when the reader switches.
+        slider, label = page.locator(f"{selector} input[type=range]").first, page.locator(f"{selector} label").nth(1)
+        assert float(slider.input_value()) == AUTOGUIDANCE and label.inner_text().split() == [
+            "autoguidance",
+            f"{AUTOGUIDANCE:.1f}",
+        ]
+        slider.fill("2")
+        page.locator(f"{selector} select").select_option("7")
+        assert float(slider.input_value()) == DEFAULT_GUIDANCE and label.inner_text().split()[0] == "guidance"
+        page.locator(f"{selector} select").select_option("any")
+        assert float(slider.input_value()) == 2.0 and label.inner_text().split()[0] == "autoguidance"
         assert problems == [], f"console errors: {problems}"
         assert _payload(responses) <= PAYLOAD_LIMIT
         shots = quick_build / "_build" / "screenshots"

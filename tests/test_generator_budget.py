@@ -24,7 +24,8 @@ class _Runs(list):
 @pytest.fixture
 def recorded_runs(monkeypatch):
     """``dae_utils.recipes.run`` replaced by one that trains nothing: it records (recipe, work folder's
-    name, command) and returns the shipped generator's manifest with the recipe's epochs and recipe."""
+    name, command), and the ``guide`` it was given in ``.guides``, and returns the shipped generator's
+    manifest with the recipe's epochs, recipe and model file."""
     manifest = read_manifest(pretrained_path("edm_digits"))
     runs, guides = _Runs(), []
 

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from dae_utils.artifacts import pretrained_path, read_json, read_manifest
+from dae_utils.artifacts import manifest_path, pretrained_path, read_json, read_manifest
 from dae_utils.config import PAPER
 from dae_utils.data import VALIDATION_START
 from dae_utils.models import CODE_LAYER
@@ -288,6 +288,13 @@ def test_the_classifier_and_the_generator_train_and_score_on_the_one_path(synthe
     assert autoguided["first_samples"] != scores["unconditional"]["first_samples"]  # the guide changed them
     model = keras.models.load_model(tmp_path / "edm_digits.keras", safe_mode=True, compile=False)
     assert {layer.compute_dtype for layer in model.layers} == {"float32"} and len(model.inputs) == 3
+    # Another guide (here the generator just trained: any network of the same inputs), or none.
+    other = tmp_path / "other"
+    tiny = _tiny("edm_digits", filters=4, fit_size=12)
+    guided = run(tiny, output_dir=other, work_dir=other / "g", command="t", guide=tmp_path / "edm_digits.keras")
+    assert guided["metrics"]["autoguided"]["guide_weights_sha256"] == weights_sha256(model)
+    alone = run(tiny, output_dir=other / "alone", work_dir=other / "a", command="t", guide=None)
+    assert "autoguided" not in alone["metrics"]
 
 
 def test_the_recipes_label_dropout_reaches_the_training_batches_and_the_loss_curve():
@@ -333,8 +340,11 @@ def test_a_generators_guide_is_the_shipped_one_another_file_or_none(tmp_path):
     other = tmp_path / "other_guide.keras"
     other.write_bytes(b"")
     assert _scoring_checkpoints(generator, guide=other)["guide"] == other
-    with pytest.raises(ValueError, match=re.escape("Expected `guide` to be an existing .keras file. Received: guide=")):
-        _scoring_checkpoints(generator, guide=tmp_path / "missing.keras")
+    for wrong in (tmp_path / "missing.keras", manifest_path(pretrained_path(GUIDE))):  # absent; not a .keras file
+        with pytest.raises(
+            ValueError, match=re.escape("Expected `guide` to be an existing .keras file. Received: guide=")
+        ):
+            _scoring_checkpoints(generator, guide=wrong)
     with pytest.raises(TypeError, match=re.escape("Expected `guide` to be 'shipped', a path to a .keras file or None")):
         _scoring_checkpoints(generator, guide=3)
     assert _scoring_checkpoints(get_recipe("unet"), guide=3) == {}  # not a generator: nothing is loaded
@@ -347,9 +357,12 @@ def test_guide_of_halves_the_width_quarters_the_epochs_and_refuses_what_is_not_a
     guide = guide_of(generator, name="study_guide")
     assert (guide.name, guide.filters, guide.epochs) == ("study_guide", generator.filters // 2, 7)
     assert (guide.batch_size, guide.label_dropout, guide.p_mean) == (64, 0.85, generator.p_mean)
-    assert guide_of(get_recipe("edm_digits")) == get_recipe(GUIDE)  # the shipped guide is derived so
+    shipped = get_recipe(GUIDE)
+    assert (shipped.filters, shipped.epochs) == (16, 8)  # the shipped generator's 32 filters and 32 epochs
     with pytest.raises(ValueError, match="Expected a generator recipe"):
-        guide_of(get_recipe("unet"))
+        guide_of(get_recipe("unet"), name="no_guide")
+    with pytest.raises(TypeError, match=r"Expected a Recipe\. Received: str"):
+        guide_of("edm_digits", name="no_guide")
 
 
 def test_a_generator_without_its_judge_or_guide_is_refused_before_training(tmp_path, monkeypatch):

@@ -403,7 +403,7 @@ NO_RUNTIME = (
 
 def build_demos(target: Path, build: Path) -> None:
     """Stage the in-page demos under ``target`` (the site's ``demos/``): their scripts from
-    ``book/_static/demos``, ONNX Runtime Web's files, the denoisers and the generator as ONNX
+    ``book/_static/demos``, ONNX Runtime Web's files, the denoisers, the generator and its guide as ONNX
     (exported once per checkpoint into ``<build>/onnx``) with the sampler's constants, and a sprite
     of test digits. Nothing is fetched from another host."""
     from dae_utils.artifacts import pretrained_path, read_json
@@ -417,7 +417,7 @@ def build_demos(target: Path, build: Path) -> None:
     for name in ORT_FILES:
         shutil.copy2(dist / name, target / "ort" / name)
     write_gzipped(dist / ORT_WASM, target / "ort")
-    names = BOOK_MODELS  # the demos' denoisers and generator
+    names = BOOK_MODELS  # the demos' denoisers, generator and guide
     models = build / "onnx"
     index = read_json(models / "models.json") if (models / "models.json").exists() else {}
     current = {name: hashlib.sha256(pretrained_path(name).read_bytes()).hexdigest() for name in names}
