@@ -222,6 +222,21 @@ def main(argv: list[str] | None = None) -> int:
     option += " --own-guide" if args.own_guide else ""
     summary_path = args.output_dir / "summary.json"
     summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.exists() else {}
+
+    def train_and_record(recipe: Recipe, command: str, *, guide: str | Path | None) -> dict:
+        """Train and score one run, print its summary line and add it to ``summary.json``."""
+        manifest = run(
+            recipe,
+            output_dir=args.output_dir,
+            work_dir=args.output_dir / "runs" / recipe.name,
+            command=command,
+            guide=guide,
+        )
+        summary[recipe.name] = summarize(manifest)
+        print(recipe.name, json.dumps(summary[recipe.name]), flush=True)
+        atomic_write_json(summary_path, summary)
+        return manifest
+
     for epochs in args.epochs:
         # The name names the work folder that a run resumes, so it holds every setting that changes the run.
         # + 0.0 turns -0.0 into 0.0: the same recipe, so the same name.
@@ -239,27 +254,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.own_guide:
             guide_recipe = guide_of(recipe, name=f"{recipe.name}_guide")
             recipe = dataclasses.replace(recipe, name=f"{recipe.name}_own_guide")
-            guide_manifest = run(
-                guide_recipe,
-                output_dir=args.output_dir,
-                work_dir=args.output_dir / "runs" / guide_recipe.name,
-                command=command,
-                guide=None,
-            )
-            summary[guide_recipe.name] = summarize(guide_manifest)
-            print(guide_recipe.name, json.dumps(summary[guide_recipe.name]), flush=True)
-            atomic_write_json(summary_path, summary)  # kept even if the generator's run fails
-            guide = args.output_dir / guide_manifest["model"]
-        manifest = run(
-            recipe,
-            output_dir=args.output_dir,
-            work_dir=args.output_dir / "runs" / recipe.name,
-            command=command,
-            guide=guide,
-        )
-        summary[recipe.name] = summarize(manifest)
-        print(recipe.name, json.dumps(summary[recipe.name]), flush=True)
-        atomic_write_json(summary_path, summary)
+            # Recorded before the generator runs: kept even if that run fails.
+            guide = args.output_dir / train_and_record(guide_recipe, command, guide=None)["model"]
+        train_and_record(recipe, command, guide=guide)
     return 0
 
 
