@@ -21,7 +21,7 @@ help:
 	@echo "make test-rescore  re-score every shipped denoiser on its whole test and validation sets (make test: the first 100 test images)"
 	@echo "make test-floors  the unit tests on the oldest releases pyproject.toml allows (a fresh venv; needs the index)"
 	@echo "make pretrained  retrain the shipped checkpoints in dae_utils/pretrained/ from scratch"
-	@echo "make onnx        convert the book's models to ONNX in _build/onnx (ONNX Runtime matches Keras within 1e-5 for the denoisers; the generator and its guide within 1e-4, measured 3.2e-5 and 2.1e-5)"
+	@echo "make onnx        convert the book's models to ONNX in _build/onnx (ONNX Runtime matches Keras within 1e-5 for the denoisers; the generator and its guide within 1e-4, measured 3.2e-5 and 1.7e-5)"
 	@echo "make benchmark   training speed of the U-Net in float32 and mixed bfloat16, side by side"
 	@echo "make lint        ruff check and format check"
 	@echo "make clean       remove _build/ and artifacts/ (keeps .venv and the data cache)"
@@ -91,7 +91,7 @@ test-floors: $(STAMP)
 	$(PY) tools/check_floors.py
 
 # Hours of CPU (about 9 h on two cores: 4.9 h for the denoisers, then Part III's classifier, 5 min, the
-# generator's autoguidance guide, 18 min of training and 16 min of scoring, and the generator, about 2 h
+# generator's autoguidance guide, 12 min of training and 17 min of scoring, and the generator, about 2 h
 # of training and 0.8 h of scoring 30,000 generated digits; the manifests record the exact times). Every model is a recipe (dae_utils/recipes.py) trained by
 # `python -m dae_utils train NAME`: first the dropout candidates (the chosen rate must then be
 # dae_utils.config's; a test checks), then every shipped recipe, then the best denoiser is chosen

@@ -3,7 +3,8 @@
 A :class:`Recipe` says everything a training run needs: the architecture, the loss, the noise,
 the data, the schedule, the precision, the seeds and the protocol. :func:`run` turns one into a
 checkpoint: it loads the data, draws the noise, seeds, builds, fits, scores and saves
-``NAME.keras`` with its history (``NAME_history.json``) and its manifest (``NAME.json``).
+``NAME.keras`` with its history (``NAME_history.json``) and its manifest (``NAME.json``); a study
+that only needs the trained network calls :func:`train`, the same training without scoring or saving.
 :func:`select` ranks trained recipes by their *validation* score and writes a selection record
 that points at the winner; no file is renamed or copied.
 
@@ -61,6 +62,7 @@ __all__ = [
     "CODE_ARCHITECTURES",
     "DENSE_CODE_SIZES",
     "DROPOUT_SELECTION",
+    "GUIDE_EPOCH_DIVISOR",
     "PAPER_TASK_ARCHITECTURES",
     "PRECISIONS",
     "PROTOCOLS",
@@ -76,6 +78,7 @@ __all__ = [
     "load_split",
     "run",
     "select",
+    "train",
 ]
 
 #: Version of the manifest and selection-record format written by :func:`run` and :func:`select`.
@@ -105,6 +108,8 @@ CLASSIFIER = "mnist_classifier"
 #: (:func:`~dae_utils.sample_quality.score_autoguided`; :func:`run`'s default guide): Part III's
 #: generator made worse on purpose.
 GUIDE = "edm_digits_guide"
+#: A guide trains for its generator's epochs divided by this (:func:`guide_of`).
+GUIDE_EPOCH_DIVISOR = 8
 #: Selection records (``NAME.json``) that :func:`select` writes.
 BEST_DENOISER = "best_denoiser"
 DROPOUT_SELECTION = "dropout_selection"
@@ -283,9 +288,11 @@ PAPER_RECIPE = Recipe("paper_autoencoder", "the paper's model", protocol="paper"
 
 
 def guide_of(generator: Recipe, *, name: str) -> Recipe:
-    """The autoguidance guide of ``generator``: its recipe at half the width and a quarter of the
+    """The autoguidance guide of ``generator``: its recipe at half the width and an eighth of the
     epochs (Karras et al., 2024: a smaller, shorter-trained version of the model), named ``name``
-    (:data:`GUIDE` for the shipped generator's)."""
+    (:data:`GUIDE` for the shipped generator's). An eighth: of the shipped generator's guides trained
+    for a sixteenth, an eighth and a quarter of its epochs, the eighth's autoguided digits came
+    closest to the validation images (``tools/autoguidance_scale.py --guide-epochs``)."""
     if not isinstance(generator, Recipe):
         raise TypeError(f"Expected a Recipe. Received: {type(generator).__name__}")
     if generator.architecture != "edm_unet":
@@ -296,9 +303,9 @@ def guide_of(generator: Recipe, *, name: str) -> Recipe:
     return replace(
         generator,
         name=name,
-        title="autoguidance's guide: the EDM denoiser at half the width, a quarter of the epochs",
+        title="autoguidance's guide: the EDM denoiser at half the width, an eighth of the epochs",
         filters=max(1, generator.filters // 2),
-        epochs=max(1, generator.epochs // 4),
+        epochs=max(1, generator.epochs // GUIDE_EPOCH_DIVISOR),
     )
 
 
@@ -524,9 +531,7 @@ def run(
 ) -> dict:
     """Train ``recipe``, score it, save it with its history and manifest.
 
-    Steps: load the dataset and the book's fixed noise (:func:`load_split`); seed; build under
-    the recipe's precision; compile with Adam and the recipe's loss; fit (noise drawn once, or
-    fresh for every batch); score a float32 copy on the validation images (``"validation"``
+    Steps: train (:func:`train`); score the float32 copy on the validation images (``"validation"``
     protocol) and on the test images; save.
 
     Args:
@@ -542,13 +547,54 @@ def run(
     Returns:
         The manifest (also written to ``output_dir / NAME.json``).
     """
-    from dae_utils.training import fit, fit_examples, fit_fresh_noise, set_seed
+    recipe = _as_recipe(recipe)
+    checkpoints = _scoring_checkpoints(recipe, guide=guide)  # before training: a long run must not fail at its end
+    split = load_split(recipe.dataset, fit_size=recipe.fit_size)
+    model, history, fit_images = _train(recipe, split, work_dir=work_dir)
+    return _save(
+        recipe,
+        model,
+        history,
+        split,
+        fit_images,
+        output_dir=Path(output_dir),
+        command=command,
+        checkpoints=checkpoints,
+    )
 
+
+def train(recipe: Recipe | str, *, work_dir: str | Path) -> tuple[Any, dict]:
+    """Train ``recipe`` as :func:`run` does, without scoring or saving it: for studies that only need
+    the trained network (``tools/autoguidance_scale.py --guide-epochs`` trains guides this way).
+
+    Steps: load the dataset and the book's fixed noise (:func:`load_split`); seed; build under the
+    recipe's precision; compile with Adam and the recipe's loss; fit (noise drawn once, or fresh for
+    every batch).
+
+    Args:
+        recipe: A :class:`Recipe`, or the name of one in :data:`RECIPES`.
+        work_dir: The run's backup and history; an interrupted run resumes from it.
+
+    Returns:
+        An uncompiled float32 copy of the trained model, and its history (``loss``, ``val_loss``,
+        ``seconds`` per epoch, and the classifier's ``accuracy`` and ``val_accuracy``).
+    """
+    recipe = _as_recipe(recipe)
+    model, history, _ = _train(recipe, load_split(recipe.dataset, fit_size=recipe.fit_size), work_dir=work_dir)
+    return model, history
+
+
+def _as_recipe(recipe: Recipe | str) -> Recipe:
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     if not isinstance(recipe, Recipe):
         raise TypeError(f"Expected a Recipe or a recipe name. Received: {type(recipe).__name__}")
-    checkpoints = _scoring_checkpoints(recipe, guide=guide)  # before training: a long run must not fail at its end
-    split = load_split(recipe.dataset, fit_size=recipe.fit_size)
+    return recipe
+
+
+def _train(recipe: Recipe, split: dict[str, np.ndarray], *, work_dir: str | Path) -> tuple[Any, dict, int]:
+    """The trained float32 copy, its history and the number of images it fit on."""
+    from dae_utils.training import fit, fit_examples, fit_fresh_noise, set_seed
+
     noisy, clean = _fit_set(recipe, split)
     set_seed(recipe.seed)
     model = recipe.build(precision=recipe.precision)
@@ -572,16 +618,7 @@ def run(
     # optimiser's state, which nothing that loads a finished checkpoint reads (it would triple the file).
     trained, model = model, recipe.build()
     model.set_weights(trained.get_weights())
-    return _save(
-        recipe,
-        model,
-        result.history,
-        split,
-        len(clean),
-        output_dir=Path(output_dir),
-        command=command,
-        checkpoints=checkpoints,
-    )
+    return model, result.history, len(clean)
 
 
 def _scoring_checkpoints(recipe: Recipe, *, guide: str | Path | None = "shipped") -> dict[str, Path]:

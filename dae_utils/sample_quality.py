@@ -58,9 +58,10 @@ HEUN_STEPS = 18
 #: The book's default classifier-free guidance scale, fixed before any measurement.
 DEFAULT_GUIDANCE = 1.0
 #: The book's autoguidance scale (:class:`~dae_utils.generative.Autoguided`): of 0.5, 1, 1.5 and 2,
-#: the scale whose 1,000 unconditional samples came closest to the validation images in Frechet
-#: distance (7.41, against 8.75, 8.88 and 11.46; ``tools/autoguidance_scale.py``). Chosen with no
-#: test image, and not by the confident share, which is a target.
+#: with guides trained for 2, 4 and 8 epochs, the scale (with the 4-epoch guide, shipped) whose 1,000
+#: unconditional samples came closest to the validation images in Frechet distance (6.24; that guide
+#: at 0.5, 1.5 and 2: 7.64, 8.00 and 10.85; ``tools/autoguidance_scale.py --guide-epochs``, whose
+#: docstring has the table). Chosen with no test image, and not by the confident share, a target.
 AUTOGUIDANCE = 1.0
 #: Principal components of the PCA-Gaussian baseline.
 PCA_COMPONENTS = 50

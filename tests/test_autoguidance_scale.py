@@ -10,7 +10,7 @@ import pytest
 from conftest import load_tool
 
 from dae_utils.artifacts import atomic_write_json, load_model, manifest_path, pretrained_path, read_manifest
-from dae_utils.recipes import CLASSIFIER, GUIDE
+from dae_utils.recipes import CLASSIFIER, GUIDE, get_recipe
 from dae_utils.sample_quality import AUTOGUIDANCE, weights_sha256
 
 AUTOGUIDANCE_SCALE = load_tool("autoguidance_scale")
@@ -30,6 +30,12 @@ AUTOGUIDANCE_SCALE = load_tool("autoguidance_scale")
         ["--record", "--guide", str(pretrained_path(GUIDE))],
         ["--record", "--seed", "0"],
         ["--record", "--sampler", "heun"],
+        ["--record", "--scales", "1", "--guide-epochs", "2"],
+        ["--scales", "1", "--guide-epochs", "0"],
+        ["--scales", "1", "--guide-epochs", "2", "--guide", str(pretrained_path(GUIDE))],
+        ["--scales", "1", "--guide-epochs", "2", "--generator", str(pretrained_path("edm_digits"))],
+        ["--guide-epochs", "2"],
+        ["--scales", "1", "--guide-dir", "guides"],
     ],
     ids=[
         "nothing to do",
@@ -43,6 +49,12 @@ AUTOGUIDANCE_SCALE = load_tool("autoguidance_scale")
         "record another pair",
         "record another seed",
         "record a sampler",
+        "record trained guides",
+        "zero guide epochs",
+        "guide epochs and a guide",
+        "guide epochs and a generator",
+        "guide epochs without scales",
+        "guide folder without guide epochs",
     ],
 )
 def test_bad_arguments_are_refused_before_any_model_is_loaded(arguments, capsys, monkeypatch):
@@ -119,3 +131,45 @@ def test_record_writes_the_autoguided_scores_into_the_generators_manifest_only(t
     assert recorded == manifest  # nothing else in the manifest changed ...
     after = np.concatenate([w.ravel() for w in load_model(tmp_path / "edm_digits.keras").get_weights()])
     np.testing.assert_array_equal(after, weights)  # ... nor the weights
+
+
+def test_guide_epochs_trains_each_guide_once_and_sweeps_with_it(tmp_path, capsys, monkeypatch):
+    """With training and the sweep replaced by stand-ins: which guides, in which folder, reused."""
+    trained, swept = [], []
+
+    def fake_train(recipe, *, work_dir):
+        trained.append((recipe.name, recipe.epochs, recipe.filters, work_dir))
+        return get_recipe(GUIDE).build(), {"seconds": [1.0] * recipe.epochs}
+
+    def fake_sweep(scales, samples, *, guide, **_):
+        swept.append(guide)
+        return [
+            {"scale": scale, "validation_frechet_distance": 10.0 - scale - ("_4_" in guide.name)} for scale in scales
+        ]
+
+    monkeypatch.setattr("dae_utils.recipes.train", fake_train)
+    monkeypatch.setattr(AUTOGUIDANCE_SCALE, "sweep", fake_sweep)
+    stale_work = tmp_path / f"{GUIDE}_4_epochs_work"  # an interrupted run of another recipe
+    stale_work.mkdir()
+    (stale_work / "backup.keras").write_bytes(b"")
+    arguments = ["--scales", "0.5", "1", "--guide-epochs", "2", "4", "--guide-dir", str(tmp_path)]
+    arguments += ["--output", str(tmp_path / "sweep.json")]
+    assert AUTOGUIDANCE_SCALE.main(arguments) == 0
+    assert [(name, epochs) for name, epochs, _, _ in trained] == [(f"{GUIDE}_2_epochs", 2), (f"{GUIDE}_4_epochs", 4)]
+    assert {filters for _, _, filters, _ in trained} == {get_recipe(GUIDE).filters}  # the shipped recipe's width
+    assert [work for *_, work in trained] == [tmp_path / f"{GUIDE}_{n}_epochs_work" for n in (2, 4)]
+    assert not (stale_work / "backup.keras").exists()  # not resumed
+    assert swept == [tmp_path / f"{GUIDE}_{n}_epochs.keras" for n in (2, 4)] and all(path.is_file() for path in swept)
+    rows = json.loads((tmp_path / "sweep.json").read_text())
+    assert [(row["guide_epochs"], row["scale"]) for row in rows] == [(2, 0.5), (2, 1.0), (4, 0.5), (4, 1.0)]
+    assert (
+        capsys.readouterr().out.splitlines()[-1]
+        == "lowest validation Frechet distance: the guide of 4 epochs at scale 1.0"
+    )
+    trained.clear()
+    assert AUTOGUIDANCE_SCALE.main(arguments) == 0
+    assert trained == []  # the guides already there, of today's recipe, are reused
+    recipe_file = tmp_path / f"{GUIDE}_2_epochs.recipe.json"
+    recipe_file.write_text(recipe_file.read_text().replace('"filters": 16', '"filters": 8'))
+    with pytest.raises(ValueError, match=r"Expected .* to be a guide of today's recipe .* Received: another recipe"):
+        AUTOGUIDANCE_SCALE.main(arguments)

@@ -123,14 +123,14 @@ def test_an_ema_momentum_outside_zero_to_one_is_refused_before_any_training(mome
 
 
 def test_own_guide_trains_the_runs_guide_first_and_autoguides_the_run_with_it(tmp_path, recorded_runs):
-    arguments = ["--epochs", "12", "--batch-size", "64", "--own-guide", "--output-dir", str(tmp_path)]
+    arguments = ["--epochs", "24", "--batch-size", "64", "--own-guide", "--output-dir", str(tmp_path)]
     assert GENERATOR_BUDGET.main(arguments) == 0
     (guide, guide_folder, guide_command), (generator, folder, command) = recorded_runs
-    assert (guide.filters, guide.epochs, guide.batch_size) == (generator.filters // 2, 3, 64)
+    assert (guide.filters, guide.epochs, guide.batch_size) == (generator.filters // 2, 3, 64)  # 24 // 8
     assert guide_folder == guide.name == generator.name.removesuffix("_own_guide") + "_guide"
     assert folder == generator.name and generator.name.endswith("_batch_size_64_own_guide")
     assert recorded_runs.guides == [None, tmp_path / f"{guide.name}.keras"]  # the guide is not itself guided
-    assert command == guide_command and command.endswith("--epochs 12 --batch-size 64 --own-guide")
+    assert command == guide_command and command.endswith("--epochs 24 --batch-size 64 --own-guide")
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert set(summary) == {guide.name, generator.name}
 

@@ -49,9 +49,9 @@ def test_part_three_comes_after_the_denoisers_and_the_classifier_and_guide_befor
     assert not set(candidates_of(BEST_DENOISER)) & {CLASSIFIER, GUIDE, "edm_digits"}
 
 
-def test_the_guide_is_the_generators_recipe_at_half_the_width_and_a_quarter_of_the_epochs():
+def test_the_guide_is_the_generators_recipe_at_half_the_width_and_an_eighth_of_the_epochs():
     generator, guide = get_recipe("edm_digits"), get_recipe(GUIDE)
-    assert 2 * guide.filters == generator.filters and 4 * guide.epochs == generator.epochs
+    assert 2 * guide.filters == generator.filters and 8 * guide.epochs == generator.epochs
     same = {"name", "title", "filters", "epochs"}
     assert {k: v for k, v in guide.to_dict().items() if k not in same} == {
         k: v for k, v in generator.to_dict().items() if k not in same
@@ -206,6 +206,20 @@ def test_the_same_recipe_gives_the_same_weights(synthetic, tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+def test_train_trains_as_run_does_and_neither_scores_nor_saves(synthetic, tmp_path):
+    from dae_utils.recipes import train
+
+    run(_tiny("paper_fresh_noise"), output_dir=tmp_path / "run", work_dir=tmp_path / "run" / "work", command="t")
+    model, history = train(_tiny("paper_fresh_noise"), work_dir=tmp_path / "train")
+    shipped_way = keras.models.load_model(tmp_path / "run" / "paper_fresh_noise.keras")
+    for a, b in zip(shipped_way.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not model.compiled and len(history["loss"]) == 1 == len(history["seconds"])
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["run", "train"]  # only its work folder
+    with pytest.raises(TypeError, match=r"Expected a Recipe or a recipe name\. Received: int"):
+        train(3, work_dir=tmp_path / "none")
+
+
 def test_a_bfloat16_recipe_is_saved_as_a_float32_model(synthetic, tmp_path):
     tiny = _tiny("unet_64", filters=4)
     manifest = run(tiny, output_dir=tmp_path, work_dir=tmp_path / "run", command="test")
@@ -350,15 +364,17 @@ def test_a_generators_guide_is_the_shipped_one_another_file_or_none(tmp_path):
     assert _scoring_checkpoints(get_recipe("unet"), guide=3) == {}  # not a generator: nothing is loaded
 
 
-def test_guide_of_halves_the_width_quarters_the_epochs_and_refuses_what_is_not_a_generator():
-    from dae_utils.recipes import guide_of
+def test_guide_of_halves_the_width_divides_the_epochs_by_eight_and_refuses_what_is_not_a_generator():
+    from dae_utils.recipes import GUIDE_EPOCH_DIVISOR, guide_of
 
     generator = dataclasses.replace(get_recipe("edm_digits"), batch_size=64, epochs=30, label_dropout=0.85)
     guide = guide_of(generator, name="study_guide")
-    assert (guide.name, guide.filters, guide.epochs) == ("study_guide", generator.filters // 2, 7)
+    assert GUIDE_EPOCH_DIVISOR == 8
+    assert (guide.name, guide.filters, guide.epochs) == ("study_guide", generator.filters // 2, 3)
     assert (guide.batch_size, guide.label_dropout, guide.p_mean) == (64, 0.85, generator.p_mean)
+    assert guide_of(dataclasses.replace(generator, epochs=5), name="g").epochs == 1  # at least one epoch
     shipped = get_recipe(GUIDE)
-    assert (shipped.filters, shipped.epochs) == (16, 8)  # the shipped generator's 32 filters and 32 epochs
+    assert (shipped.filters, shipped.epochs) == (16, 4)  # the shipped generator's 32 filters and 32 epochs
     with pytest.raises(ValueError, match="Expected a generator recipe"):
         guide_of(get_recipe("unet"), name="no_guide")
     with pytest.raises(TypeError, match=r"Expected a Recipe\. Received: str"):

@@ -24,7 +24,7 @@ by the shipped classifier; with ``--fit-size N``, N of each when N is smaller). 
 shipped one, trained for the shipped recipe: for a run far from that recipe (another width, label
 dropout or noise-level mean, or only a few epochs) it is no longer a worse version of the same
 model, so read that run's autoguided numbers with care; ``--own-guide`` first trains the run's own
-guide (:func:`dae_utils.recipes.guide_of`: the run's recipe at half the width and a quarter of the
+guide (:func:`dae_utils.recipes.guide_of`: the run's recipe at half the width and an eighth of the
 epochs, as the shipped guide is derived from the shipped recipe) and autoguides with it. Models and
 manifests go to ``_build/generator_budget/`` (or ``--output-dir``), never into the package; a
 summary line per run is printed and added to ``summary.json`` there. Nothing here is chosen on the
@@ -96,10 +96,12 @@ point (87.5% against 85.8-86.4%), a label dropout of 0.85 about another at batch
 
 Autoguided by its own guide (H200, JAX, 2026-11-28, ``XLA_FLAGS=--xla_gpu_deterministic_ops=true``,
 one run, ``--epochs 30 --batch-size 64 --label-dropout 0.85 --p-mean 0.6 --own-guide``, 10,000 digits
-each from the manifest's seed): the guide (16 filters, 7 epochs, 8.4 s per epoch) alone 72.5%
+each from the manifest's seed; the guide then a quarter of the epochs, before ``guide_of`` moved to an
+eighth): the guide (16 filters, 7 epochs, 8.4 s per epoch) alone 72.5%
 confident, Frechet distance 62.1; the generator (7.3 s per epoch) alone 88.7% (it repeats the table's
 88.7%), classes 8.4-11.4%, Frechet distance 9.2, agreement 99.76%; **autoguided at scale 1: 93.9%**,
-classes 8.6-11.3%, Frechet distance 4.1 (the shipped CPU pair: 92.8% and 4.3). The better recipe buys
+classes 8.6-11.3%, Frechet distance 4.1 (the shipped CPU pair, with its 8-epoch guide then: 92.8% and
+4.3). The better recipe buys
 about a point once both are autoguided (2.9 points alone): still 1.1 points below 95%. The scale
 and sampler for this pair, measured with ``tools/autoguidance_scale.py``, are in that tool's
 docstring: at the scale and the sampler with the lowest validation Frechet distance it reaches
@@ -196,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--own-guide",
         action="store_true",
-        help="train each run's own guide (half the width, a quarter of the epochs) and autoguide with it",
+        help="train each run's own guide (half the width, an eighth of the epochs) and autoguide with it",
     )
     parser.add_argument(
         "--fit-size",
