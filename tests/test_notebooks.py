@@ -287,6 +287,34 @@ def test_staging_hides_what_only_feeds_glue_and_keeps_the_glued_values(tmp_path)
     assert nbformat.read(staged, as_version=4).cells[1].outputs[0]["metadata"]["scrapbook"]["name"] == "half"
 
 
+def test_the_site_source_pages_are_staged_new_so_pages_that_paste_glued_values_are_rendered_again(
+    tmp_path, monkeypatch
+):
+    """Sphinx re-reads only sources newer than its last read: the intro and the instructor guide,
+    which paste chapters' values, must look new on every build, or an incremental build keeps old values."""
+    import os
+    import subprocess
+    import time
+
+    root = tmp_path / "repository"  # a checkout whose book page is a day old
+    (root / "book").mkdir(parents=True)
+    for name in ("_toc.yml", "_config.yml", "book/instructor_guide.md"):
+        (root / name).write_bytes((RUN_CHAIN.ROOT / name).read_bytes())
+    day_ago = time.time() - 86_400
+    os.utime(root / "book" / "instructor_guide.md", (day_ago, day_ago))
+    monkeypatch.setattr(RUN_CHAIN, "ROOT", root)
+    monkeypatch.setitem(RUN_CHAIN.PROFILES, "test", {"build_dir": "build", "site_parent": "."})
+    monkeypatch.setattr(RUN_CHAIN, "copy_mathjax", lambda target: None)
+    monkeypatch.setattr(RUN_CHAIN, "build_demos", lambda target, build: None)
+    monkeypatch.setattr(RUN_CHAIN, "chain_notebooks", lambda: [])
+    monkeypatch.setattr(subprocess, "run", lambda *args, **kwargs: None)
+    started = time.time()
+    RUN_CHAIN.build_site("test")
+    staged = root / "build" / "site-source" / "book" / "instructor_guide.md"
+    assert staged.read_bytes() == (root / "book" / "instructor_guide.md").read_bytes()
+    assert os.path.getmtime(staged) >= started - 1  # not the source's own, older, time
+
+
 def test_the_student_edition_drops_a_gated_solution_and_nothing_else():
     gate = "```{solution-start} ex-1\n:class: dropdown\n```\n"
     cells = [

@@ -47,16 +47,24 @@ The guide of 4 epochs at scale 1 comes closest to the validation images, so
 :func:`dae_utils.recipes.guide_of` divides the epochs by 8 and the book's scale stays 1. The 2- and
 4-epoch guides give higher confident shares than the 8-epoch one at every scale, and the 2-epoch
 guide does it by unbalancing the classes (one of them at 14.0% at scale 1, its distance the worst): a
-guide too weak steers away from more than the generator's errors. One point's 1,000 digits resolve
-about 1.5 points of confident share (two standard errors), so the 4- and 8-epoch guides' 1.4 points
-at scale 1 are at the edge of what one draw tells, and their distances' gap (6.24 against 6.99: 0.75)
+guide too weak steers away from more than the generator's errors. Two standard errors of the
+difference of two shares of 1,000 digits are about 2.2 points, so the 4- and 8-epoch guides' 1.4
+points at scale 1 are within the noise of independent draws (these share their starting noise, which
+narrows it by an amount this sweep does not measure), and their distances' gap (6.24 against 6.99: 0.75)
 is of the size by which the 8-epoch pair's own distance moved between two starting noises (0.42 at
 scale 1, 1.12 at scale 2: seed 42, below, against seed 1). The choice is the best of this sweep, not
-a difference it resolves; the manifest's 10,000 digits measure the result. ``--record`` with the
+a difference it resolves; the manifest's 10,000 digits measure the result. The guides' weights
+(:func:`~dae_utils.sample_quality.weights_sha256`): 2 epochs ``cac0a4d0...``, 4 epochs ``05a93876...``
+(the shipped one, retrained by ``python -m dae_utils train edm_digits_guide``: the same weights), 8
+epochs ``0aea6d6e...`` (the one shipped before, which the study swept as it was). ``--record`` with the
 4-epoch guide (same machine and day, 10,000 digits from the manifest's starting noise, seed 42):
 93.72% confidently classified (95% interval 93.23-94.18%; 92.77% with the 8-epoch guide, 85.78%
 without a guide), classes 8.4-11.6% (8.4-12.0%), Frechet distance to the test images 4.02 (4.28;
 15.09), 104.0 s per 1,000 digits: closer to real digits and more often legible, but still below 95%.
+The stochastic sampler with that pair (``--scales 1 --seed 1 --sampler ancestral --steps 64``, the
+same 1,000 starting points as the table's): 95.8% confident, classes 7.4-13.3%, validation distance
+9.20 against Heun's 6.24 (the table's 4-epoch row, scale 1): more legible digits, further from real
+ones, so the distance keeps Heun.
 
 Before that choice (the same machine and day, the 8-epoch guide then shipped, 1,000 digits per scale
 from the manifest's seed; confident share, class shares, Frechet distance to the validation images,

@@ -447,7 +447,10 @@ def build_site(profile: str, *, student: bool = False) -> Path:
         config["title"] += " (student edition)"
         config["sphinx"]["config"]["hide_solutions"] = True
     (source / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    shutil.copytree(ROOT / "book", source / "book")
+    # Fresh times (shutil.copy, not copytree's copy2): Sphinx re-reads only sources newer than its last
+    # read, and a page that pastes values glued in a chapter (the intro, the instructor guide) does not
+    # change when the chapter does, so with its old time it would keep showing the old values.
+    shutil.copytree(ROOT / "book", source / "book", copy_function=shutil.copy)
     copy_mathjax(source / "_extra" / "mathjax")
     build_demos(source / "_extra" / "demos", build)
     for notebook in chain_notebooks():  # not every file in executed/: a renamed chapter leaves its old copy there
