@@ -292,7 +292,8 @@ def guide_of(generator: Recipe, *, name: str) -> Recipe:
     epochs (Karras et al., 2024: a smaller, shorter-trained version of the model), named ``name``
     (:data:`GUIDE` for the shipped generator's). An eighth: of the shipped generator's guides trained
     for a sixteenth, an eighth and a quarter of its epochs, the eighth's autoguided digits came
-    closest to the validation images (``tools/autoguidance_scale.py --guide-epochs``)."""
+    closest to the validation images (``tools/autoguidance_scale.py --guide-epochs``; the best of
+    that sweep, by a margin within its noise)."""
     if not isinstance(generator, Recipe):
         raise TypeError(f"Expected a Recipe. Received: {type(generator).__name__}")
     if generator.architecture != "edm_unet":
