@@ -272,12 +272,13 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         "--seed": args.seed,
         "--sampler": args.sampler,
         "--steps": args.steps,
+        "--guide-epochs": args.guide_epochs,
     }
     given = [option for option, value in sweep_options.items() if value is not None]
     if args.record and given:
         parser.error(
-            "Expected --record without --generator, --guide, --seed, --sampler or --steps (it scores the shipped "
-            f"pair on its manifest's settings). Received: {', '.join(given)}"
+            "Expected --record without --generator, --guide, --seed, --sampler, --steps or --guide-epochs (it "
+            f"scores the shipped pair on its manifest's settings). Received: {', '.join(given)}"
         )
     if args.output is not None and not args.output.parent.is_dir():
         parser.error(f"Expected --output in an existing folder. Received: output={args.output}")
@@ -291,11 +292,6 @@ def _check_guide_epochs(parser: argparse.ArgumentParser, args: argparse.Namespac
             parser.error(
                 f"Expected --guide-epochs without {option} (it trains the shipped guide's recipe). Received: {value}"
             )
-    if args.record:
-        parser.error(
-            f"Expected --record without --guide-epochs (it scores the shipped pair). Received: --record and "
-            f"guide_epochs={args.guide_epochs}"
-        )
     if not args.scales:
         parser.error("Expected --scales with --guide-epochs. Received: no scales")
 
