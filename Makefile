@@ -92,7 +92,8 @@ test-floors: $(STAMP)
 
 # Hours of CPU (about 9 h on two cores: 4.9 h for the denoisers, then Part III's classifier, 5 min, the
 # generator's autoguidance guide, 12 min of training and 17 min of scoring, and the generator, about 2 h
-# of training and 0.8 h of scoring 30,000 generated digits; the manifests record the exact times). Every model is a recipe (dae_utils/recipes.py) trained by
+# of training and 0.8 h of scoring 30,000 generated digits, timed with the guide at every noise level (its
+# interval since saves about 4 minutes); the manifests record the exact times). Every model is a recipe (dae_utils/recipes.py) trained by
 # `python -m dae_utils train NAME`: first the dropout candidates (the chosen rate must then be
 # dae_utils.config's; a test checks), then every shipped recipe, then the best denoiser is chosen
 # on validation scores. Selections write a record; no checkpoint is renamed or copied.

@@ -140,9 +140,10 @@ def write_digit_sprite(output_dir: str | Path, *, count: int = DEMO_DIGITS) -> d
 def generator_settings() -> dict:
     """The constants chapter 11's in-page sampler needs, from the package (written once, here):
     EDM's preconditioning and noise levels, the null label, and the book's default steps, guidance
-    (for a digit asked for) and autoguidance (for any digit, with the guide's file)."""
+    (for a digit asked for) and autoguidance (for any digit, with the guide's file and the noise
+    levels where it acts)."""
     from dae_utils.generative import NULL_LABEL, SIGMA_DATA
-    from dae_utils.sample_quality import AUTOGUIDANCE, DEFAULT_GUIDANCE, HEUN_STEPS
+    from dae_utils.sample_quality import AUTOGUIDANCE, AUTOGUIDANCE_INTERVAL, DEFAULT_GUIDANCE, HEUN_STEPS
     from dae_utils.sampling import RHO, SIGMA_MAX, SIGMA_MIN
 
     return {
@@ -156,4 +157,5 @@ def generator_settings() -> dict:
         "steps": HEUN_STEPS,
         "guidance": DEFAULT_GUIDANCE,
         "autoguidance": AUTOGUIDANCE,
+        "autoguidanceInterval": list(AUTOGUIDANCE_INTERVAL),
     }

@@ -45,6 +45,7 @@ __all__ = [
     "build_edm_unet",
     "check_autoguidance",
     "check_guidance",
+    "check_guidance_interval",
     "check_label_dropout",
     "check_labels",
     "check_p_mean",
@@ -123,6 +124,24 @@ def check_autoguidance(scale: Any) -> float:
             f"Received: scale={scale!r}"
         )
     return float(scale)
+
+
+def check_guidance_interval(interval: Any) -> tuple[float, float] | None:
+    """Return a guidance interval ``(low, high)`` of noise levels after checking
+    ``0 <= low < high``, both finite; ``None`` (guidance at every level) is returned as is."""
+    if interval is None:
+        return None
+    numbers_given = (
+        isinstance(interval, (tuple, list))
+        and len(interval) == 2
+        and all(isinstance(bound, numbers.Real) and not isinstance(bound, bool) for bound in interval)
+    )
+    if not numbers_given or not all(math.isfinite(bound) for bound in interval) or not 0 <= interval[0] < interval[1]:
+        raise ValueError(
+            "Expected the guidance `interval` to be two finite noise levels (low, high) with 0 <= low < high, "
+            f"or None to guide at every level. Received: interval={interval!r}"
+        )
+    return float(interval[0]), float(interval[1])
 
 
 def check_label_dropout(label_dropout: Any) -> float:
@@ -386,21 +405,33 @@ class Autoguided:
         guide: A :class:`Denoiser` of a smaller, shorter-trained network, trained on the same
             data the same way (its "bad version").
         scale: Guidance scale ``s >= 0``; 0 is the main network alone.
+        interval: Noise levels ``(low, high)``: guide only where ``low < sigma <= high`` and use
+            the main network alone elsewhere, without running the guide (Kynkaanniemi et al.,
+            2024, "Applying guidance in a limited interval"); ``None`` guides at every level.
 
     Calling it (like a :class:`Denoiser`, and so usable by every sampler) returns
-    ``D_guide + (1 + s) * (D_main - D_guide)``, both at the same labels. Where the two networks
+    ``D_guide + (1 + s) * (D_main - D_guide)``, both at the same labels, at the noise levels inside
+    ``interval`` (``D_main`` alone elsewhere). Where the two networks
     agree, nothing changes; where the weak one is wrong, the strong one is usually wrong the same
     way but less, and the sampler is pushed further away from that error. Unlike classifier-free
     guidance, it needs no label: with :data:`NULL_LABEL` it guides an unconditional sampler.
     ``guidance`` (classifier-free) must be 0: the two are not combined here.
     """
 
-    def __init__(self, denoiser: Denoiser, guide: Denoiser, *, scale: float) -> None:
+    def __init__(
+        self,
+        denoiser: Denoiser,
+        guide: Denoiser,
+        *,
+        scale: float,
+        interval: tuple[float, float] | None = None,
+    ) -> None:
         for name, value in (("denoiser", denoiser), ("guide", guide)):
             if not isinstance(value, Denoiser):
                 raise TypeError(f"Expected `{name}` to be a Denoiser. Received: {type(value).__name__}")
         self.denoiser, self.guide = denoiser, guide
         self.scale = check_autoguidance(scale)
+        self.interval = check_guidance_interval(interval)
 
     @property
     def evaluations(self) -> int:
@@ -418,5 +449,17 @@ class Autoguided:
         main = self.denoiser(noisy, sigma, labels)
         if self.scale == 0:
             return main
-        weak = self.guide(noisy, sigma, labels)
-        return weak + (1.0 + self.scale) * (main - weak)
+        if self.interval is None:
+            weak = self.guide(noisy, sigma, labels)
+            return weak + (1.0 + self.scale) * (main - weak)
+        count = len(main)
+        sigmas = np.broadcast_to(check_sigma(sigma), (count,))
+        inside = (sigmas > self.interval[0]) & (sigmas <= self.interval[1])
+        if not inside.any():
+            return main
+        if labels is not None:
+            labels = np.broadcast_to(check_labels(labels), (count,))[inside]
+        weak = self.guide(np.asarray(noisy, dtype=np.float64)[inside], sigmas[inside], labels)
+        guided = main.copy()
+        guided[inside] = weak + (1.0 + self.scale) * (main[inside] - weak)
+        return guided

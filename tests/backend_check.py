@@ -63,7 +63,9 @@ def check_part_three(models: dict, split: dict) -> dict:
     images = heun_sample(Denoiser(generator), count=count, steps=settings["steps"], seed=settings["seed"])
     guide, _ = models[GUIDE]
     autoguided = generator_manifest["metrics"]["autoguided"]
-    guided = Autoguided(Denoiser(generator), Denoiser(guide), scale=autoguided["scale"])
+    guided = Autoguided(
+        Denoiser(generator), Denoiser(guide), scale=autoguided["scale"], interval=autoguided["interval"]
+    )
     autoguided_images = heun_sample(guided, count=count, steps=settings["steps"], seed=settings["seed"])
     return {
         "accuracy": classifier_accuracy(classifier, split["test_clean"], split["test_labels"]),

@@ -11,7 +11,7 @@ from conftest import load_tool
 
 from dae_utils.artifacts import atomic_write_json, load_model, manifest_path, pretrained_path, read_manifest
 from dae_utils.recipes import CLASSIFIER, GUIDE, get_recipe
-from dae_utils.sample_quality import AUTOGUIDANCE, weights_sha256
+from dae_utils.sample_quality import AUTOGUIDANCE, AUTOGUIDANCE_INTERVAL, weights_sha256
 
 AUTOGUIDANCE_SCALE = load_tool("autoguidance_scale")
 
@@ -36,6 +36,10 @@ AUTOGUIDANCE_SCALE = load_tool("autoguidance_scale")
         ["--scales", "1", "--guide-epochs", "2", "--generator", str(pretrained_path("edm_digits"))],
         ["--guide-epochs", "2"],
         ["--scales", "1", "--guide-dir", "guides"],
+        ["--record", "--intervals", "all"],
+        ["--scales", "1", "--intervals", "5,1"],
+        ["--scales", "1", "--intervals", "0.28"],
+        ["--scales", "1", "--intervals", "0,inf"],
     ],
     ids=[
         "nothing to do",
@@ -55,6 +59,10 @@ AUTOGUIDANCE_SCALE = load_tool("autoguidance_scale")
         "guide epochs and a generator",
         "guide epochs without scales",
         "guide folder without guide epochs",
+        "record another interval",
+        "interval upside down",
+        "interval of one bound",
+        "interval without a finite top",
     ],
 )
 def test_bad_arguments_are_refused_before_any_model_is_loaded(arguments, capsys, monkeypatch):
@@ -70,16 +78,57 @@ def _no_loading(path, **_):
 
 
 @pytest.mark.slow  # the shipped models and the real validation images
-def test_the_sweep_reports_each_scale_and_names_the_closest_to_the_validation_images(tmp_path, capsys):
+def test_the_sweep_reports_each_scale_and_interval_and_names_the_closest_and_the_cheapest(tmp_path, capsys):
     output = tmp_path / "sweep.json"
-    assert AUTOGUIDANCE_SCALE.main(["--scales", "0", "2", "--samples", "12", "--output", str(output)]) == 0
+    book = ",".join(map(str, AUTOGUIDANCE_INTERVAL))
+    arguments = ["--scales", "0", "2", "--intervals", "all", book, "--samples", "12", "--output", str(output)]
+    assert AUTOGUIDANCE_SCALE.main(arguments) == 0
     results = json.loads(output.read_text())
-    assert [(row["scale"], row["samples"]) for row in results] == [(0.0, 12), (2.0, 12)]
+    settings = [(row["scale"], row["interval"], row["samples"]) for row in results]
+    book = list(AUTOGUIDANCE_INTERVAL)
+    assert settings == [(0.0, None, 12), (0.0, book, 12), (2.0, None, 12), (2.0, book, 12)]
     for row in results:
         low, high = row["class_share_range"]
         assert 0.0 <= row["confident_share"] <= 1.0 and 0.0 <= low <= high <= 1.0
+    evaluations = [row["guide_evaluations_per_digit"] for row in results]
+    steps = read_manifest(pretrained_path("edm_digits"))["metrics"]["settings"]["steps"]
+    assert evaluations[:2] == [0, 0] and 0 < evaluations[3] < evaluations[2] == 2 * steps - 1  # Heun's, then fewer
+    lines = capsys.readouterr().out.splitlines()
     best = min(results, key=lambda row: row["validation_frechet_distance"])
-    assert capsys.readouterr().out.splitlines()[-1] == f"lowest validation Frechet distance: scale {best['scale']}"
+    assert lines[-2] == f"lowest validation Frechet distance: {AUTOGUIDANCE_SCALE._setting(best)}"
+    cheapest = AUTOGUIDANCE_SCALE.cheapest_interval(results)
+    assert cheapest["scale"] == 2.0  # the only scale that runs the guide
+    assert (
+        lines[-1]
+        == f"fewest guide evaluations, no further than guiding at every level: {AUTOGUIDANCE_SCALE._setting(cheapest)}"
+    )
+
+
+def _row(scale, interval, distance, evaluations, **extra):
+    return {
+        "scale": scale,
+        "interval": interval,
+        "validation_frechet_distance": distance,
+        "guide_evaluations_per_digit": evaluations,
+    } | extra
+
+
+def test_the_cheapest_interval_is_no_further_from_the_validation_images_than_guiding_everywhere():
+    rows = [
+        _row(0, None, 9.0, 0),  # scale 0 never runs the guide: never the reference
+        _row(0, [0.3, 5], 9.0, 0),
+        _row(1, None, 6.0, 35),  # the lowest distance guiding everywhere: the reference
+        _row(1, [0.3, 5], 6.1, 12),  # cheaper but further: out
+        _row(1, [0, 5], 5.9, 20),
+        _row(1, [0.3, 8], 6.0, 14),  # as far as guiding everywhere: in, and the cheapest
+        _row(2, None, 7.0, 35),
+        _row(2, [1, 5], 1.0, 8),  # another scale: out
+    ]
+    assert AUTOGUIDANCE_SCALE.cheapest_interval(rows) == rows[5]
+    assert AUTOGUIDANCE_SCALE.cheapest_interval(rows[3:6]) is None  # nothing guides everywhere
+    assert AUTOGUIDANCE_SCALE.cheapest_interval([rows[2], rows[6]]) is None  # no interval swept
+    with_guides = [_row(1, None, 6.0, 35, guide_epochs=4), _row(1, [0, 5], 6.0, 20, guide_epochs=2)]
+    assert AUTOGUIDANCE_SCALE.cheapest_interval(with_guides) == with_guides[0]  # compared within one guide only
 
 
 @pytest.mark.slow  # the shipped models and the real validation images
@@ -99,7 +148,10 @@ def test_the_sweep_takes_another_pair_sampler_steps_and_seed(tmp_path):
     assert AUTOGUIDANCE_SCALE.main(arguments) == 0
     (row,) = json.loads(output.read_text())
     assert (row["sampler"], row["steps"], row["seed"], row["samples"], row["scale"]) == ("ancestral", 3, 3, 16, 0.5)
-    network = Autoguided(Denoiser(load_model(generator)), Denoiser(load_model(guide)), scale=0.5)
+    assert row["interval"] == list(AUTOGUIDANCE_INTERVAL)  # the book's, when none is asked for
+    network = Autoguided(
+        Denoiser(load_model(generator)), Denoiser(load_model(guide)), scale=0.5, interval=AUTOGUIDANCE_INTERVAL
+    )
     by_hand = ancestral_sample(network, count=16, steps=3, seed=3)
     classifier = load_model(pretrained_path(CLASSIFIER))
     validation = features(classifier, load_split("mnist")["val_clean"])
@@ -125,6 +177,7 @@ def test_record_writes_the_autoguided_scores_into_the_generators_manifest_only(t
     recorded = read_manifest(tmp_path / "edm_digits.keras")
     autoguided = recorded["metrics"]["autoguided"]
     assert autoguided["scale"] == AUTOGUIDANCE and len(autoguided["first_samples"]["classes"]) == 12
+    assert autoguided["interval"] == list(AUTOGUIDANCE_INTERVAL) and autoguided["guide_evaluations_per_digit"] > 0
     assert autoguided["guide_weights_sha256"] == weights_sha256(load_model(tmp_path / f"{GUIDE}.keras"))
     assert recorded["rescored"]["autoguided"]["command"] == "python tools/autoguidance_scale.py --record"
     del recorded["metrics"]["autoguided"], recorded["rescored"]
@@ -143,9 +196,8 @@ def test_guide_epochs_trains_each_guide_once_and_sweeps_with_it(tmp_path, capsys
 
     def fake_sweep(scales, samples, *, guide, **_):
         swept.append(guide)
-        return [
-            {"scale": scale, "validation_frechet_distance": 10.0 - scale - ("_4_" in guide.name)} for scale in scales
-        ]
+        distance = {scale: 10.0 - scale - ("_4_" in guide.name) for scale in scales}
+        return [_row(scale, list(AUTOGUIDANCE_INTERVAL), distance[scale], 12) for scale in scales]
 
     monkeypatch.setattr("dae_utils.recipes.train", fake_train)
     monkeypatch.setattr(AUTOGUIDANCE_SCALE, "sweep", fake_sweep)
@@ -162,10 +214,8 @@ def test_guide_epochs_trains_each_guide_once_and_sweeps_with_it(tmp_path, capsys
     assert swept == [tmp_path / f"{GUIDE}_{n}_epochs.keras" for n in (2, 4)] and all(path.is_file() for path in swept)
     rows = json.loads((tmp_path / "sweep.json").read_text())
     assert [(row["guide_epochs"], row["scale"]) for row in rows] == [(2, 0.5), (2, 1.0), (4, 0.5), (4, 1.0)]
-    assert (
-        capsys.readouterr().out.splitlines()[-1]
-        == "lowest validation Frechet distance: the guide of 4 epochs at scale 1.0"
-    )
+    last_line, book = capsys.readouterr().out.splitlines()[-1], AUTOGUIDANCE_INTERVAL
+    assert last_line == f"lowest validation Frechet distance: the guide of 4 epochs at scale 1.0 in the interval {book}"
     trained.clear()
     assert AUTOGUIDANCE_SCALE.main(arguments) == 0
     assert trained == []  # the guides already there, of today's recipe, are reused

@@ -371,7 +371,7 @@ def test_generator_demo_samples_what_the_package_samples_from_the_same_noise(bro
     from dae_utils.artifacts import load_model, pretrained_path
     from dae_utils.export import DEMO_GENERATOR, DEMO_GUIDE
     from dae_utils.generative import NULL_LABEL, Autoguided, Denoiser
-    from dae_utils.sample_quality import AUTOGUIDANCE, DEFAULT_GUIDANCE, HEUN_STEPS
+    from dae_utils.sample_quality import AUTOGUIDANCE, AUTOGUIDANCE_INTERVAL, DEFAULT_GUIDANCE, HEUN_STEPS
     from dae_utils.sampling import SIGMA_MAX, heun_sample
 
     selector = ".dae-demo[data-demo='generate']"
@@ -386,11 +386,16 @@ def test_generator_demo_samples_what_the_package_samples_from_the_same_noise(bro
         for label, guidance in [(7, DEFAULT_GUIDANCE), (NULL_LABEL, 0.0), (NULL_LABEL, AUTOGUIDANCE)]:
             seed = 5
             start = SIGMA_MAX * np.random.default_rng(seed).standard_normal((1, 28, 28, 1))  # heun_sample's start
+            evaluations, guide_evaluations = denoiser.evaluations + guide.evaluations, guide.evaluations
             if label == NULL_LABEL:
-                network = Autoguided(denoiser, guide, scale=guidance) if guidance else denoiser
+                network = denoiser
+                if guidance:
+                    network = Autoguided(denoiser, guide, scale=guidance, interval=AUTOGUIDANCE_INTERVAL)
                 expected = heun_sample(network, count=1, steps=HEUN_STEPS, seed=seed)
             else:
                 expected = heun_sample(denoiser, [label], steps=HEUN_STEPS, guidance=guidance, seed=seed)
+            guide_evaluations = guide.evaluations - guide_evaluations
+            evaluations = denoiser.evaluations + guide.evaluations - evaluations  # the package's counts
             result = page.evaluate(
                 f'([start, label, guidance, steps]) => document.querySelector("{selector}")'
                 ".daeDemo.run({start, label, guidance, steps})",
@@ -398,7 +403,10 @@ def test_generator_demo_samples_what_the_package_samples_from_the_same_noise(bro
             )
             gap = float(np.abs(np.asarray(result["image"]) - expected.ravel()).max())
             print(f"label {label}, guidance {guidance}: largest pixel difference from the package {gap:.1e}")
-            assert gap <= 1e-3 and result["evaluations"] == (2 if guidance else 1) * (2 * HEUN_STEPS - 1)
+            assert gap <= 1e-3 and result["evaluations"] == evaluations
+            assert result["guideEvaluations"] == guide_evaluations  # only inside the interval
+            if label == NULL_LABEL and guidance:
+                assert 0 < guide_evaluations < 2 * HEUN_STEPS - 1
         # The slider is the autoguidance scale for any digit and the guidance scale for a digit, each
         # starting at the book's and keeping its own value when the reader switches.
         slider, label = page.locator(f"{selector} input[type=range]").first, page.locator(f"{selector} label").nth(1)

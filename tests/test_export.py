@@ -108,12 +108,13 @@ def test_the_description_names_each_checkpoint_and_its_inputs(exported):
 
 def test_the_samplers_settings_name_the_exported_generator_and_guide_and_the_books_scales():
     from dae_utils.export import generator_settings
-    from dae_utils.sample_quality import AUTOGUIDANCE, DEFAULT_GUIDANCE
+    from dae_utils.sample_quality import AUTOGUIDANCE, AUTOGUIDANCE_INTERVAL, DEFAULT_GUIDANCE
 
     settings = generator_settings()
     assert (settings["file"], settings["guide"]) == (f"{DEMO_GENERATOR}.onnx", f"{DEMO_GUIDE}.onnx")
     assert {DEMO_GENERATOR, DEMO_GUIDE} <= set(BOOK_MODELS)
     assert (settings["guidance"], settings["autoguidance"]) == (DEFAULT_GUIDANCE, AUTOGUIDANCE)
+    assert settings["autoguidanceInterval"] == list(AUTOGUIDANCE_INTERVAL)
 
 
 def test_a_wrong_suffix_is_refused(tmp_path):

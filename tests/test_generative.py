@@ -14,6 +14,7 @@ from dae_utils.generative import (
     build_edm_unet,
     check_autoguidance,
     check_guidance,
+    check_guidance_interval,
     check_labels,
     check_sigma,
     edm_batches,
@@ -175,6 +176,36 @@ def test_autoguidance_moves_away_from_the_weak_network_by_hand():
     unguided = Autoguided(main, weak, scale=0)
     np.testing.assert_allclose(unguided(x, 0.7), d_main)
     assert weak.evaluations == 3  # scale 0: the weak network is not run
+
+
+def test_autoguidance_in_an_interval_guides_only_the_levels_inside_it():
+    main, weak = Denoiser(Constant(2.0)), Denoiser(LabelEcho())  # the guide's output depends on the label
+    everywhere = Autoguided(main, weak, scale=1.5)
+    limited = Autoguided(main, weak, scale=1.5, interval=(0.5, 2.0))
+    x = np.arange(4, dtype=np.float64).reshape(4, 1, 1, 1) * np.ones((4, 28, 28, 1))  # each image its own
+    labels, sigmas = np.array([1, 2, 3, 4]), np.array([0.5, 0.7, 2.0, 3.0])  # low edge out, high edge in
+    output = limited(x, sigmas, labels)
+    inside = np.array([False, True, True, False])
+    np.testing.assert_allclose(output[inside], everywhere(x, sigmas, labels)[inside])
+    np.testing.assert_allclose(output[~inside], main(x, sigmas, labels)[~inside])
+    assert not np.allclose(output[inside], main(x, sigmas, labels)[inside])  # the guide did act there
+    assert weak.evaluations == 2 + 4  # the guide ran on the two images inside, then on all four
+    np.testing.assert_allclose(limited(x, 0.1), main(x, 0.1))  # a level outside: the main network alone
+    assert weak.evaluations == 6
+    np.testing.assert_array_equal(limited(x, 1.0, 7), everywhere(x, 1.0, 7))  # inside: the same numbers
+
+
+@pytest.mark.parametrize(
+    "interval", [(2.0, 1.0), (1.0, 1.0), (-0.1, 1.0), (0.0, float("inf")), (0.5,), "0.5, 2", (True, 2.0), [0.1, None]]
+)
+def test_guidance_interval_refuses_bad_input(interval):
+    with pytest.raises(ValueError, match=r"Expected the guidance `interval` to be two finite noise levels"):
+        Autoguided(Denoiser(Constant(1.0)), Denoiser(Constant(0.0)), scale=1.0, interval=interval)
+
+
+def test_guidance_interval_accepts_none_and_pairs():
+    assert check_guidance_interval(None) is None
+    assert check_guidance_interval([0, 5]) == (0.0, 5.0)
 
 
 def test_autoguidance_refuses_bad_input():

@@ -182,7 +182,7 @@ def test_the_generator_regenerates_its_first_samples(name):
         guide = keras.models.load_model(pretrained_path(GUIDE), safe_mode=True, compile=False)
         assert weights_sha256(guide) == autoguided["guide_weights_sha256"], "the guide changed since it was scored"
         runs["autoguided"] = heun_sample(
-            Autoguided(denoiser, Denoiser(guide), scale=autoguided["scale"]),
+            Autoguided(denoiser, Denoiser(guide), scale=autoguided["scale"], interval=autoguided["interval"]),
             count=count,
             steps=settings["steps"],
             seed=settings["seed"],

@@ -31,7 +31,7 @@ from dae_utils.recipes import (
     run,
     select,
 )
-from dae_utils.sample_quality import AUTOGUIDANCE, weights_sha256
+from dae_utils.sample_quality import AUTOGUIDANCE, AUTOGUIDANCE_INTERVAL, weights_sha256
 
 
 def test_recipe_names_are_unique_and_every_recipe_builds_its_model():
@@ -299,6 +299,7 @@ def test_the_classifier_and_the_generator_train_and_score_on_the_one_path(synthe
     guide_model = keras.models.load_model(tmp_path / f"{GUIDE}.keras", safe_mode=True, compile=False)
     assert autoguided["guide_weights_sha256"] == weights_sha256(guide_model)
     assert len(autoguided["first_samples"]["classes"]) == 12 and autoguided["scale"] == AUTOGUIDANCE
+    assert autoguided["interval"] == list(AUTOGUIDANCE_INTERVAL)
     assert autoguided["first_samples"] != scores["unconditional"]["first_samples"]  # the guide changed them
     model = keras.models.load_model(tmp_path / "edm_digits.keras", safe_mode=True, compile=False)
     assert {layer.compute_dtype for layer in model.layers} == {"float32"} and len(model.inputs) == 3

@@ -94,7 +94,9 @@ point (87.5% against 85.8-86.4%), a label dropout of 0.85 about another at batch
 (28 epochs) did not finish in the GPU time lent: 10-11 s per epoch there, against 6-7 s at 64 and
 128, so on a GPU a smaller batch is not free.
 
-Autoguided by its own guide (H200, JAX, 2026-11-28, ``XLA_FLAGS=--xla_gpu_deterministic_ops=true``,
+Autoguided by its own guide at every noise level, as before
+:data:`~dae_utils.sample_quality.AUTOGUIDANCE_INTERVAL` (a run today is scored guided in that
+interval; H200, JAX, 2026-11-28, ``XLA_FLAGS=--xla_gpu_deterministic_ops=true``,
 one run, ``--epochs 30 --batch-size 64 --label-dropout 0.85 --p-mean 0.6 --own-guide``, 10,000 digits
 each from the manifest's seed; the guide then a quarter of the epochs, before ``guide_of`` moved to an
 eighth): the guide (16 filters, 7 epochs, 8.4 s per epoch) alone 72.5%
@@ -176,6 +178,7 @@ def summarize(manifest: dict) -> dict:
     if autoguided is not None:
         summary["autoguided"] = {
             "scale": autoguided["scale"],
+            "interval": autoguided.get("interval"),  # None: at every level (runs scored before it existed)
             "confident_share": autoguided["confident_share"],
             "class_share_range": [min(autoguided["class_shares"]), max(autoguided["class_shares"])],
             "frechet_distance": round(autoguided["frechet_distance"], 2),

@@ -5,12 +5,14 @@
 // dae_utils.sampling.heun_sample (Karras et al., 2022, Algorithm 1) with EDM's preconditioning and
 // classifier-free guidance as in dae_utils.generative.Denoiser when a digit is asked for, and
 // autoguidance by the smaller guide network as in dae_utils.generative.Autoguided when any digit
-// is (Karras et al., 2024); its constants come from models/generator.json, written from the
+// is (Karras et al., 2024), only at the noise levels of its interval (Kynkaanniemi et al., 2024);
+// its constants come from models/generator.json, written from the
 // package when the site is built.
 //
 // Test hooks: `data-state` becomes "ready" or "error"; `element.daeDemo.run({start, label,
 // guidance, steps})` samples from a given start (784 values on the model's [-1, 1] scale, already
-// multiplied by sigma_max) and resolves to {image (784 values in [0, 1]), evaluations}; with the
+// multiplied by sigma_max) and resolves to {image (784 values in [0, 1]), evaluations,
+// guideEvaluations}; with the
 // null label, `guidance` is the autoguidance scale.
 import { standardNormal } from "./imaging.js";
 import { PIXELS, SIDE, drawGrey as draw, element, labelled, loadJson, loadModel, loadRuntime, whenVisible } from "./runtime.js";
@@ -103,14 +105,16 @@ async function mount(container) {
     timings.modelMs = performance.now() - started;
 
     // D(x; sigma, label): for a digit, classifier-free guidance, both passes in one batch of two;
-    // for the null label, autoguidance, one pass of the generator and one of the guide.
+    // for the null label, autoguidance, one pass of the generator and, inside the guidance interval
+    // (low < sigma <= high), one of the guide.
     async function denoise(x, sigma, label, scale) {
       const total = sigma ** 2 + settings.sigmaData ** 2;
       const cSkip = settings.sigmaData ** 2 / total;
       const cOut = (sigma * settings.sigmaData) / Math.sqrt(total);
       const cIn = 1 / Math.sqrt(total);
-      const autoguided = scale !== 0 && label === settings.nullLabel;
-      const guided = scale !== 0 && !autoguided;
+      const [low, high] = settings.autoguidanceInterval;
+      const autoguided = scale !== 0 && label === settings.nullLabel && sigma > low && sigma <= high;
+      const guided = scale !== 0 && label !== settings.nullLabel;
       const count = guided ? 2 : 1;
       const input = new Float32Array(count * PIXELS);
       for (let i = 0; i < PIXELS; i += 1) input[i] = cIn * x[i];
@@ -128,29 +132,31 @@ async function mount(container) {
         const network = guided || autoguided ? other[i] + (1 + scale) * (output[i] - other[i]) : output[i];
         denoised[i] = cSkip * x[i] + cOut * network;
       }
-      return { denoised, evaluations: autoguided ? 2 : count };
+      return { denoised, evaluations: autoguided ? 2 : count, guideEvaluations: autoguided ? 1 : 0 };
     }
 
     // Heun's method on the probability-flow ODE (dae_utils.sampling.heun_sample).
     async function sample({ start, label, guidance: scale, steps: count, onStep }) {
       const sigmas = edmSigmas(count, settings);
       let x = Float64Array.from(start);
-      let evaluations = 0;
+      let evaluations = 0, guideEvaluations = 0;
       for (let step = 0; step < count; step += 1) {
         const sigma = sigmas[step], next = sigmas[step + 1];
         const first = await denoise(x, sigma, label, scale);
         evaluations += first.evaluations;
+        guideEvaluations += first.guideEvaluations;
         const slope = x.map((value, i) => (value - first.denoised[i]) / sigma);
         let xNext = x.map((value, i) => value + (next - sigma) * slope[i]);
         if (next > 0) {
           const second = await denoise(xNext, next, label, scale);
           evaluations += second.evaluations;
+          guideEvaluations += second.guideEvaluations;
           xNext = x.map((value, i) => value + (next - sigma) * 0.5 * (slope[i] + (xNext[i] - second.denoised[i]) / next));
         }
         x = xNext;
         if (onStep) await onStep(step, x, first.denoised, count);
       }
-      return { image: Array.from(toImage(x)), evaluations };
+      return { image: Array.from(toImage(x)), evaluations, guideEvaluations };
     }
 
     const generate = () => {
@@ -174,8 +180,11 @@ async function mount(container) {
             await new Promise((resolve) => setTimeout(resolve, 0)); // let the page paint (also in a background tab)
           },
         });
+        const autoguidance = result.guideEvaluations === 0
+          ? " (none by the smaller guide network: no step fell at the noise levels where autoguidance acts)"
+          : ` (${result.guideEvaluations} of them by the smaller guide network, at the noise levels where autoguidance acts)`;
         const how = request.guidance === 0 ? "" : request.label === settings.nullLabel
-          ? " (half of them by the smaller guide network: autoguidance)" : " (half of them without the label: guidance)";
+          ? autoguidance : " (half of them without the label: guidance)";
         status.textContent = `${result.evaluations} network evaluations${how} in ${((performance.now() - began) / 1000).toFixed(1)} s. `
           + "The small images are the denoiser's estimate of the clean digit at each step.";
         timings.firstSampleMs ??= performance.now() - started;
