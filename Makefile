@@ -93,7 +93,8 @@ test-floors: $(STAMP)
 # Hours of CPU (about 9 h on two cores: 4.9 h for the denoisers, then Part III's classifier, 5 min, the
 # generator's autoguidance guide, 12 min of training and 17 min of scoring, and the generator, about 2 h
 # of training and 0.8 h of scoring 30,000 generated digits, timed with the guide at every noise level (its
-# interval since saves about 4 minutes); the manifests record the exact times). Every model is a recipe (dae_utils/recipes.py) trained by
+# interval since saves about 2.5 minutes), then 20 min to score the generator with the guide at every level
+# beside it, for chapter 11's comparison; the manifests record the exact times). Every model is a recipe (dae_utils/recipes.py) trained by
 # `python -m dae_utils train NAME`: first the dropout candidates (the chosen rate must then be
 # dae_utils.config's; a test checks), then every shipped recipe, then the best denoiser is chosen
 # on validation scores. Selections write a record; no checkpoint is renamed or copied.
@@ -105,6 +106,7 @@ pretrained: data
 	$(PY) -m dae_utils select dropout_selection --directory $(DROPOUT_RUNS) --output-dir dae_utils/pretrained
 	set -e; for name in $$($(PY) -m dae_utils recipes); do $(PY) -m dae_utils train $$name; done
 	$(PY) -m dae_utils select best_denoiser
+	$(PY) tools/autoguidance_scale.py --record --intervals all
 
 # Seconds: the paper's model, the U-Net, the best denoiser and Part III's generator and its guide as ONNX files.
 onnx: data

@@ -36,7 +36,7 @@ AUTOGUIDANCE_SCALE = load_tool("autoguidance_scale")
         ["--scales", "1", "--guide-epochs", "2", "--generator", str(pretrained_path("edm_digits"))],
         ["--guide-epochs", "2"],
         ["--scales", "1", "--guide-dir", "guides"],
-        ["--record", "--intervals", "all"],
+        ["--record", "--intervals", "0,5"],
         ["--scales", "1", "--intervals", "5,1"],
         ["--scales", "1", "--intervals", "0.28"],
         ["--scales", "1", "--intervals", "0,inf"],
@@ -180,6 +180,14 @@ def test_record_writes_the_autoguided_scores_into_the_generators_manifest_only(t
     assert autoguided["interval"] == list(AUTOGUIDANCE_INTERVAL) and autoguided["guide_evaluations_per_digit"] > 0
     assert autoguided["guide_weights_sha256"] == weights_sha256(load_model(tmp_path / f"{GUIDE}.keras"))
     assert recorded["rescored"]["autoguided"]["command"] == "python tools/autoguidance_scale.py --record"
+    assert AUTOGUIDANCE_SCALE.main(["--record", "--intervals", "all"]) == 0  # the guide at every level, beside it
+    both = read_manifest(tmp_path / "edm_digits.keras")
+    every_level = both["metrics"][AUTOGUIDANCE_SCALE.EVERY_LEVEL]
+    steps = manifest["metrics"]["settings"]["steps"]
+    assert every_level["interval"] is None and every_level["guide_evaluations_per_digit"] == 2 * steps - 1
+    assert autoguided["guide_evaluations_per_digit"] < 2 * steps - 1
+    assert both["metrics"]["autoguided"] == autoguided  # the book's scores are kept
+    assert both["rescored"][AUTOGUIDANCE_SCALE.EVERY_LEVEL]["command"].endswith("--record --intervals all")
     del recorded["metrics"]["autoguided"], recorded["rescored"]
     assert recorded == manifest  # nothing else in the manifest changed ...
     after = np.concatenate([w.ravel() for w in load_model(tmp_path / "edm_digits.keras").get_weights()])
