@@ -449,12 +449,10 @@ class Autoguided:
         main = self.denoiser(noisy, sigma, labels)
         if self.scale == 0:
             return main
-        if self.interval is None:
-            weak = self.guide(noisy, sigma, labels)
-            return weak + (1.0 + self.scale) * (main - weak)
+        low, high = self.interval or (0.0, math.inf)  # None: every level
         count = len(main)
         sigmas = np.broadcast_to(check_sigma(sigma), (count,))
-        inside = (sigmas > self.interval[0]) & (sigmas <= self.interval[1])
+        inside = (sigmas > low) & (sigmas <= high)
         if not inside.any():
             return main
         if labels is not None:
